@@ -1,0 +1,115 @@
+//! CSRF protection for every cookie-authenticated request that changes state.
+//!
+//! Each session holds a random token; every form carries it in a hidden `csrf_token` field
+//! (multipart uploads carry it in the `X-CSRF-Token` header or the `csrf_token` query
+//! parameter). The middleware checks it, plus the `Origin` header when the browser sends one,
+//! before any handler runs. `/api/` is exempt: it takes bearer tokens, never cookies.
+
+use actix_session::{Session, SessionExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use subtle::ConstantTimeEq;
+
+use crate::crypto::token::new_token;
+use crate::error::AppError;
+use crate::state::AppState;
+
+const SESSION_KEY: &str = "csrf";
+pub const FIELD: &str = "csrf_token";
+pub const HEADER: &str = "x-csrf-token";
+
+/// The session's token, created on first use.
+pub fn token(session: &Session) -> String {
+    if let Ok(Some(existing)) = session.get::<String>(SESSION_KEY) {
+        return existing;
+    }
+    let fresh = new_token();
+    // A session that cannot be written only means the next form post fails the check.
+    let _ = session.insert(SESSION_KEY, &fresh);
+    fresh
+}
+
+pub async fn protect(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || req.path().starts_with("/api/") {
+        return next.call(req).await;
+    }
+    if !origin_allowed(&req) {
+        tracing::warn!(path = req.path(), "cross-origin form post refused");
+        return Err(AppError::Csrf.into());
+    }
+    let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
+    let provided = provided_token(&mut req).await;
+    let valid = match (expected, provided) {
+        (Some(e), Some(p)) => bool::from(e.as_bytes().ct_eq(p.as_bytes())),
+        _ => false,
+    };
+    if !valid {
+        tracing::warn!(path = req.path(), "missing or wrong CSRF token");
+        return Err(AppError::Csrf.into());
+    }
+    next.call(req).await
+}
+
+/// The token from the header, the query string, or (for url-encoded forms) the body, which
+/// is read here and put back for the handler.
+async fn provided_token(req: &mut ServiceRequest) -> Option<String> {
+    if let Some(v) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(v.to_string());
+    }
+    if let Some(v) = field_of(req.query_string().as_bytes()) {
+        return Some(v);
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return None;
+    }
+    let body = req.extract::<Bytes>().await.ok()?;
+    let found = field_of(&body);
+    req.set_payload(actix_web::dev::Payload::from(body));
+    found
+}
+
+fn field_of(urlencoded: &[u8]) -> Option<String> {
+    url_pairs(urlencoded)
+        .find(|(k, _)| k == FIELD)
+        .map(|(_, v)| v)
+}
+
+fn url_pairs(input: &[u8]) -> impl Iterator<Item = (String, String)> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(input)
+        .unwrap_or_default()
+        .into_iter()
+}
+
+/// Browsers send `Origin` on cross-site posts; when present it must be this site.
+fn origin_allowed(req: &ServiceRequest) -> bool {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let expected = match req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.settings.public_url.clone())
+    {
+        Some(url) => url,
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    origin.eq_ignore_ascii_case(&expected)
+}

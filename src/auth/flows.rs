@@ -1,0 +1,453 @@
+//! Account flows shared by the pages and the JSON API: sign-in steps, tokens, password
+//! changes, TOTP enrolment and user administration. Each write and its audit row go in one
+//! transaction; revocations happen in the same transaction as the change that causes them.
+
+use crate::audit::{self, Actor, action};
+use crate::auth::totp;
+use crate::crypto::password::{self, Verification};
+use crate::crypto::token::{new_token, sha256_hex};
+use crate::domain::{Password, Role, Username};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{self, sessions, tokens, users, users::UserRow};
+
+/// Wrong second-factor codes in a row before the step locks.
+pub const TOTP_MAX_FAILURES: i64 = 5;
+/// How long the lock lasts.
+pub const TOTP_LOCK_SECONDS: i64 = 15 * 60;
+
+pub fn actor(user: &UserRow) -> Actor<'_> {
+    Actor {
+        user_id: Some(user.id),
+        username: &user.username,
+    }
+}
+
+/// The password step. Unknown names cost the same Argon2 work as known ones and fail with
+/// the same answer. A legacy hash that verifies is replaced by Argon2id on the spot.
+pub async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    via: &str,
+) -> Result<Option<UserRow>, AppError> {
+    let name = Username::parse(username).ok();
+    let user = match &name {
+        Some(n) => users::find_by_username(&mut *state.db.acquire().await?, n.as_str()).await?,
+        None => None,
+    };
+    let verdict = password::verify_password_blocking(
+        user.as_ref().map(|u| u.password_hash.clone()),
+        password.to_string(),
+    )
+    .await;
+    let now = state.clock.now();
+    match (user, verdict) {
+        (Some(user), Verification::Valid { needs_rehash }) => {
+            if needs_rehash {
+                let fresh = password::hash_password_blocking(password.to_string()).await?;
+                let mut tx = store::begin_write(&state.db).await?;
+                users::set_password_hash(&mut tx, user.id, &fresh).await?;
+                audit::record(&mut tx, now, actor(&user), "PASSWORD_REHASHED", "argon2id").await?;
+                tx.commit().await?;
+            }
+            Ok(Some(user))
+        }
+        (user, _) => {
+            let attempted = name
+                .as_ref()
+                .map(Username::as_str)
+                .unwrap_or("(invalid name)");
+            let who = Actor {
+                user_id: user.as_ref().map(|u| u.id),
+                username: attempted,
+            };
+            audit::record_alone(&state.db, now, who, action::LOGIN_FAIL, via).await?;
+            Ok(None)
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecondFactor {
+    Accepted,
+    Invalid,
+    Locked,
+}
+
+/// The TOTP step: a current code (each time step works once) or an unused recovery code.
+/// Five wrong answers in a row lock the step for 15 minutes.
+pub async fn check_second_factor(
+    state: &AppState,
+    user: &UserRow,
+    input: &str,
+) -> Result<SecondFactor, AppError> {
+    let now = state.clock.now();
+    if user.totp_locked_until.is_some_and(|until| until > now) {
+        return Ok(SecondFactor::Locked);
+    }
+    let secret = totp_secret(state, user)?;
+    let mut tx = store::begin_write(&state.db).await?;
+    let last = user.totp_last_step.and_then(|s| u64::try_from(s).ok());
+    let mut accepted = false;
+    if let (Some(secret), Ok(now_u)) = (&secret, u64::try_from(now))
+        && let Some(step) = totp::verify(secret, input, now_u, last)
+    {
+        accepted = users::accept_totp_step(&mut tx, user.id, step as i64, false).await?;
+    }
+    if !accepted && let Some(code) = totp::normalize_recovery_code(input) {
+        accepted =
+            users::use_recovery_code(&mut tx, user.id, &totp::hash_recovery_code(&code), now)
+                .await?;
+        if accepted {
+            audit::record(&mut tx, now, actor(user), action::LOGIN_RECOVERY_CODE, "").await?;
+        }
+    }
+    if accepted {
+        tx.commit().await?;
+        return Ok(SecondFactor::Accepted);
+    }
+    let locked =
+        users::record_totp_failure(&mut tx, user.id, now, TOTP_MAX_FAILURES, TOTP_LOCK_SECONDS)
+            .await?;
+    audit::record(&mut tx, now, actor(user), action::LOGIN_TOTP_FAIL, "").await?;
+    if locked {
+        audit::record(&mut tx, now, actor(user), action::TOTP_LOCKED, "15 minutes").await?;
+    }
+    tx.commit().await?;
+    Ok(if locked {
+        SecondFactor::Locked
+    } else {
+        SecondFactor::Invalid
+    })
+}
+
+fn totp_secret(state: &AppState, user: &UserRow) -> Result<Option<Vec<u8>>, AppError> {
+    user.totp_secret
+        .as_deref()
+        .map(|t| state.keys.cipher.decrypt_bytes(t))
+        .transpose()
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Records a completed sign-in.
+pub async fn login_succeeded(state: &AppState, user: &UserRow, via: &str) -> Result<(), AppError> {
+    audit::record_alone(
+        &state.db,
+        state.clock.now(),
+        actor(user),
+        action::LOGIN_OK,
+        via,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A new API token for `user`: (token, expiry in unix seconds).
+pub async fn issue_token(state: &AppState, user: &UserRow) -> Result<(String, i64), AppError> {
+    let token = new_token();
+    let now = state.clock.now();
+    let expires = now + state.settings.token_ttl_seconds;
+    let mut conn = state.db.acquire().await?;
+    tokens::insert(&mut conn, &sha256_hex(&token), user.id, now, expires).await?;
+    Ok((token, expires))
+}
+
+/// Ends a sign-in: revokes the API token (if any) and records the event. The web session is
+/// purged by the caller (`Identity::logout`).
+pub async fn logout(
+    state: &AppState,
+    user: &UserRow,
+    token_hash: Option<&str>,
+    via: &str,
+) -> Result<(), AppError> {
+    let mut tx = store::begin_write(&state.db).await?;
+    if let Some(hash) = token_hash {
+        tokens::delete(&mut tx, hash).await?;
+    }
+    audit::record(&mut tx, state.clock.now(), actor(user), action::LOGOUT, via).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What survives a revocation: the caller's own token, if it asked with one. Web callers keep
+/// their session by renewing it afterwards (it is re-saved under a new key).
+pub async fn revoke_everything(
+    db: &mut sqlx::SqliteConnection,
+    user_id: i64,
+    keep_token: Option<&str>,
+) -> sqlx::Result<()> {
+    sessions::delete_for_user(db, user_id, None).await?;
+    tokens::delete_for_user(db, user_id, keep_token).await
+}
+
+/// Changes a password after checking the old one; every other session and token ends.
+pub async fn change_password(
+    state: &AppState,
+    user: &UserRow,
+    old_password: &str,
+    new_password: &str,
+    keep_token: Option<&str>,
+) -> Result<(), AppError> {
+    let verdict = password::verify_password_blocking(
+        Some(user.password_hash.clone()),
+        old_password.to_string(),
+    )
+    .await;
+    if verdict == Verification::Invalid {
+        return Err(AppError::Unauthorized(
+            "the current password is wrong".into(),
+        ));
+    }
+    let new = Password::parse(new_password).map_err(|m| AppError::field("new_password", m))?;
+    let hash = password::hash_password_blocking(new.expose().to_string()).await?;
+    let mut tx = store::begin_write(&state.db).await?;
+    users::set_password_hash(&mut tx, user.id, &hash).await?;
+    revoke_everything(&mut tx, user.id, keep_token).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::PASSWORD_CHANGED,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates an account. The first admin comes from the setup link or the CLI; later ones from
+/// an admin. Admins must enrol TOTP at their first sign-in.
+pub async fn create_user(
+    state: &AppState,
+    by: Actor<'_>,
+    username: &str,
+    password: &str,
+    role: &str,
+) -> Result<(Username, Role), AppError> {
+    let mut fields = std::collections::BTreeMap::new();
+    let name = Username::parse(username)
+        .map_err(|m| fields.insert("username".to_string(), m))
+        .ok();
+    let pass = Password::parse(password)
+        .map_err(|m| fields.insert("password".to_string(), m))
+        .ok();
+    let role_parsed = Role::parse(role)
+        .map_err(|m| fields.insert("role".to_string(), m))
+        .ok();
+    let (Some(name), Some(pass), Some(role)) = (name, pass, role_parsed) else {
+        return Err(AppError::Validation(fields));
+    };
+    let hash = password::hash_password_blocking(pass.expose().to_string()).await?;
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    let Some(id) = users::create(&mut tx, &name, &hash, role, now).await? else {
+        return Err(AppError::Conflict("username already taken".into()));
+    };
+    audit::record(
+        &mut tx,
+        now,
+        by,
+        action::CREATE_USER,
+        &format!("user_id={id} username={name} role={}", role.as_str()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((name, role))
+}
+
+/// Deletes an account with everything it owns; its sessions and tokens stop working at once.
+pub async fn delete_user(
+    state: &AppState,
+    by: &UserRow,
+    username: &str,
+) -> Result<String, AppError> {
+    let name = Username::parse(username).map_err(|_| AppError::NotFound)?;
+    if name.as_str() == by.username {
+        return Err(AppError::BadRequest(
+            "you cannot delete your own account".into(),
+        ));
+    }
+    let mut tx = store::begin_write(&state.db).await?;
+    let target = users::find_by_username(&mut tx, name.as_str())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    revoke_everything(&mut tx, target.id, None).await?;
+    users::delete(&mut tx, target.id).await?;
+    let detail = format!("user_id={} username={}", target.id, target.username);
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(by),
+        action::DELETE_USER,
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(target.username)
+}
+
+/// An admin clears someone's TOTP (lost phone). They must enrol again; their sessions end.
+pub async fn reset_totp(state: &AppState, by: &UserRow, username: &str) -> Result<(), AppError> {
+    let name = Username::parse(username).map_err(|_| AppError::NotFound)?;
+    let mut tx = store::begin_write(&state.db).await?;
+    let target = users::find_by_username(&mut tx, name.as_str())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    users::clear_totp(&mut tx, target.id).await?;
+    revoke_everything(&mut tx, target.id, None).await?;
+    let detail = format!("user_id={} username={}", target.id, target.username);
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(by),
+        action::TOTP_RESET,
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts TOTP enrolment: a new secret is stored encrypted, not yet enabled. Returns it so
+/// the page can show the QR code.
+pub async fn start_totp_enrolment(state: &AppState, user: &UserRow) -> Result<Vec<u8>, AppError> {
+    let secret = totp::generate_secret();
+    let token = state.keys.cipher.encrypt_bytes(&secret);
+    let mut conn = state.db.acquire().await?;
+    users::set_pending_totp(&mut conn, user.id, &token).await?;
+    Ok(secret)
+}
+
+/// The pending secret, if enrolment was started and not finished.
+pub fn pending_totp_secret(state: &AppState, user: &UserRow) -> Result<Option<Vec<u8>>, AppError> {
+    if user.totp_enabled {
+        return Ok(None);
+    }
+    totp_secret(state, user)
+}
+
+/// Confirms enrolment with a first code; returns the recovery codes to show once.
+pub async fn confirm_totp_enrolment(
+    state: &AppState,
+    user: &UserRow,
+    code: &str,
+) -> Result<Vec<String>, AppError> {
+    let secret = pending_totp_secret(state, user)?
+        .ok_or(AppError::BadRequest("start the enrolment again".into()))?;
+    let now = state.clock.now();
+    let step = u64::try_from(now)
+        .ok()
+        .and_then(|now| totp::verify(&secret, code, now, None))
+        .ok_or_else(|| {
+            AppError::field(
+                "code",
+                "That code is not right. Check the clock on your phone and try the current code.",
+            )
+        })?;
+    let codes = totp::generate_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| totp::normalize_recovery_code(c))
+        .map(|c| totp::hash_recovery_code(&c))
+        .collect();
+    let mut tx = store::begin_write(&state.db).await?;
+    if !users::accept_totp_step(&mut tx, user.id, step as i64, true).await? {
+        return Err(AppError::field(
+            "code",
+            "That code was already used. Wait for the next one.",
+        ));
+    }
+    users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    audit::record(&mut tx, now, actor(user), action::TOTP_ENABLED, "").await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// New recovery codes; the old ones stop working.
+pub async fn regenerate_recovery_codes(
+    state: &AppState,
+    user: &UserRow,
+) -> Result<Vec<String>, AppError> {
+    if !user.totp_enabled {
+        return Err(AppError::BadRequest(
+            "turn on two-step sign-in first".into(),
+        ));
+    }
+    let codes = totp::generate_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| totp::normalize_recovery_code(c))
+        .map(|c| totp::hash_recovery_code(&c))
+        .collect();
+    let mut tx = store::begin_write(&state.db).await?;
+    users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::RECOVERY_CODES_REGENERATED,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+/// A plain user turns TOTP off (admins cannot: they must keep it).
+pub async fn disable_totp(
+    state: &AppState,
+    user: &UserRow,
+    password: &str,
+) -> Result<(), AppError> {
+    if user.is_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let verdict =
+        password::verify_password_blocking(Some(user.password_hash.clone()), password.to_string())
+            .await;
+    if verdict == Verification::Invalid {
+        return Err(AppError::field("password", "The password is wrong."));
+    }
+    let mut tx = store::begin_write(&state.db).await?;
+    users::clear_totp(&mut tx, user.id).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::TOTP_DISABLED,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Enrols TOTP without a confirming code (the CLI's `user add --role admin`): the secret is
+/// enabled at once. Returns the secret and the recovery codes to print.
+pub async fn enrol_totp_headless(
+    state: &AppState,
+    user: &UserRow,
+) -> Result<(Vec<u8>, Vec<String>), AppError> {
+    let secret = totp::generate_secret();
+    let codes = totp::generate_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| totp::normalize_recovery_code(c))
+        .map(|c| totp::hash_recovery_code(&c))
+        .collect();
+    let mut tx = store::begin_write(&state.db).await?;
+    users::set_pending_totp(&mut tx, user.id, &state.keys.cipher.encrypt_bytes(&secret)).await?;
+    users::enable_totp(&mut tx, user.id).await?;
+    users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::TOTP_ENABLED,
+        "cli",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((secret, codes))
+}

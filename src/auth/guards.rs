@@ -1,0 +1,152 @@
+//! Extractors that decide who is asking. A handler that takes one of these cannot run for
+//! anybody else:
+//! - `SignedIn`: any signed-in user (also admins still to enrol TOTP; for enrolment itself);
+//! - `CurrentUser`: a signed-in user who may use the app (admins have TOTP);
+//! - `AdminUser`: an admin past password and TOTP; a plain user gets 403;
+//! - `ApiUser` / `ApiAdmin`: the same for bearer tokens on `/api/`.
+
+use actix_identity::Identity;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::crypto::token::sha256_hex;
+use crate::error::{ApiError, AppError};
+use crate::state::AppState;
+use crate::store::{tokens, users, users::UserRow};
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))
+}
+
+/// The user of the session's identity, if it still exists.
+async fn session_user(req: &HttpRequest) -> Result<Option<UserRow>, AppError> {
+    let state = app_state(req)?;
+    let Some(id) = Identity::extract(req)
+        .into_inner()
+        .ok()
+        .and_then(|identity| identity.id().ok())
+        .and_then(|id| id.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    let mut conn = state.db.acquire().await?;
+    Ok(users::find_by_id(&mut conn, id).await?)
+}
+
+pub struct SignedIn(pub UserRow);
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            session_user(&req)
+                .await?
+                .map(SignedIn)
+                .ok_or(AppError::LoginRequired)
+        })
+    }
+}
+
+pub struct CurrentUser(pub UserRow);
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move {
+            let SignedIn(user) = signed_in.await?;
+            if user.must_enrol_totp() {
+                return Err(AppError::Redirect("/account/totp".into()));
+            }
+            Ok(CurrentUser(user))
+        })
+    }
+}
+
+pub struct AdminUser(pub UserRow);
+
+impl FromRequest for AdminUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            let CurrentUser(user) = current.await?;
+            if !user.is_admin() {
+                return Err(AppError::Forbidden);
+            }
+            Ok(AdminUser(user))
+        })
+    }
+}
+
+/// A caller authenticated by a live bearer token.
+pub struct ApiUser {
+    pub user: UserRow,
+    /// SHA-256 of the presented token (to revoke it, or to keep it while revoking others).
+    pub token_hash: String,
+}
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let unauthorized = || {
+                ApiError(AppError::Unauthorized(
+                    "missing, invalid or expired token".into(),
+                ))
+            };
+            let state = app_state(&req)?;
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(unauthorized)?;
+            let token_hash = sha256_hex(token);
+            let user_id = tokens::user_for(&state.db, &token_hash, state.clock.now())
+                .await
+                .map_err(AppError::from)?
+                .ok_or_else(unauthorized)?;
+            let mut conn = state.db.acquire().await.map_err(AppError::from)?;
+            let user = users::find_by_id(&mut conn, user_id)
+                .await
+                .map_err(AppError::from)?
+                .ok_or_else(unauthorized)?;
+            Ok(ApiUser { user, token_hash })
+        })
+    }
+}
+
+pub struct ApiAdmin(pub ApiUser);
+
+impl FromRequest for ApiAdmin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let api_user = ApiUser::from_request(req, payload);
+        Box::pin(async move {
+            let caller = api_user.await?;
+            if !caller.user.is_admin() {
+                return Err(ApiError(AppError::Forbidden));
+            }
+            Ok(ApiAdmin(caller))
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! The command line: `serve` (default), `user add`, `keys generate`, `audit verify`.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::audit::{self, Actor, Verdict};
+use crate::auth::{flows, totp};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::keys;
+use crate::error::AppError;
+use crate::startup::Application;
+use crate::state::AppState;
+use crate::store::users;
+
+#[derive(Parser)]
+#[command(
+    name = "contact-vault",
+    version,
+    about = "Contact Vault: contacts kept encrypted at rest"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Key material.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Admins get TOTP enrolled at once; the otpauth:// URI is printed.
+    Add {
+        name: String,
+        #[arg(long, default_value = "user", value_parser = ["admin", "user"])]
+        role: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh FERNET_KEYS, BLIND_INDEX_KEY and SECRET_KEY.
+    Generate,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; exits non-zero at the first broken link.
+    Verify,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::User {
+            command: UserCommand::Add { name, role, .. },
+        } => user_add(&name, &role).await,
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            for (name, value) in keys::generate_set() {
+                println!("{name}={value}");
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify().await,
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let app = Application::build(settings.clone(), Clock::default()).await?;
+    tracing::info!(bind = %settings.bind, port = app.port(), "Contact Vault is listening");
+    if let Some(url) = app.setup_url() {
+        // Printed to the console, not the log: the link is a one-time secret.
+        eprintln!(
+            "\n  No admin exists yet. Create the first one here (works once):\n\n    {url}\n"
+        );
+    }
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
+    let by = Actor {
+        user_id: None,
+        username: "cli",
+    };
+    let (username, role) = match flows::create_user(&state, by, name, password, role).await {
+        Ok(created) => created,
+        Err(AppError::Validation(fields)) => {
+            let msgs: Vec<String> = fields
+                .into_iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect();
+            bail!("{}", msgs.join("; "));
+        }
+        Err(other) => bail!("{other}"),
+    };
+    println!("created {role} {username}", role = role.as_str());
+    if role == crate::domain::Role::Admin {
+        let user = users::find_by_username(&mut *state.db.acquire().await?, username.as_str())
+            .await?
+            .context("the new user vanished")?;
+        let (secret, codes) = flows::enrol_totp_headless(&state, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let uri = totp::otpauth_uri(&secret, username.as_str());
+        println!("{uri}");
+        if std::io::stdout().is_terminal() {
+            println!("{}", totp::qr_terminal(&uri));
+            println!("Recovery codes (each works once; store them offline):");
+            for code in codes {
+                println!("  {code}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn audit_verify() -> anyhow::Result<()> {
+    let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
+    match audit::verify(&state.db).await? {
+        Verdict::Ok { rows } => {
+            println!("ok ({rows} events)");
+            Ok(())
+        }
+        Verdict::Broken { id, reason } => bail!("audit chain broken at event {id}: {reason}"),
+    }
+}

@@ -1,0 +1,9 @@
+//! All cryptography lives here: field encryption, blind indexes, password hashing,
+//! random tokens and key handling.
+
+pub mod cipher;
+pub mod keys;
+pub mod password;
+pub mod token;
+
+pub use cipher::FieldCipher;

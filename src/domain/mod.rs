@@ -1,0 +1,9 @@
+//! Parse-don't-validate types: a value of one of these types has passed its rules.
+
+pub mod password;
+mod role;
+mod username;
+
+pub use password::Password;
+pub use role::Role;
+pub use username::Username;

@@ -1,0 +1,197 @@
+//! One error type for the whole app, rendered two ways: an HTML page for the web pages,
+//! JSON `{"error"}` for the API (wrap it in [`ApiError`]). Internal causes go to the log
+//! with the request id; the person sees only the id.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::telemetry::current_request_id;
+use crate::web::page::{ErrorPage, PageCtx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("{0}")]
+    BadRequest(String),
+    /// Field name → message, for forms and `400 {"error", "fields"}`.
+    #[error("invalid input")]
+    Validation(BTreeMap<String, String>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("too many requests")]
+    RateLimited { retry_after: u64 },
+    #[error("request too large")]
+    TooLarge,
+    /// A page that needs a signed-in user was asked for without one.
+    #[error("sign in required")]
+    LoginRequired,
+    /// Go elsewhere first (an admin who must enrol TOTP).
+    #[error("redirect")]
+    Redirect(String),
+    #[error("the form was out of date or came from another site")]
+    Csrf,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl AppError {
+    /// One field's message, for validation errors.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(BTreeMap::from([(name.to_string(), message.into())]))
+    }
+
+    fn log_if_internal(&self) -> Option<String> {
+        let request_id = current_request_id();
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = %format!("{cause:#}"), "internal error");
+        }
+        request_id
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) | AppError::Validation(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::LoginRequired | AppError::Redirect(_) => StatusCode::SEE_OTHER,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = self.log_if_internal();
+        match self {
+            AppError::LoginRequired => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/login"))
+                    .finish();
+            }
+            AppError::Redirect(to) => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, to.as_str()))
+                    .finish();
+            }
+            _ => {}
+        }
+        let (title, message) = match self {
+            AppError::NotFound => (
+                "Page not found",
+                "There is nothing at this address.".to_string(),
+            ),
+            AppError::Forbidden => (
+                "Not allowed",
+                "Your account cannot open this page.".to_string(),
+            ),
+            AppError::Csrf => (
+                "Form expired",
+                "This form was out of date or came from another site, so nothing was done. \
+                 Go back, reload the page and try again."
+                    .to_string(),
+            ),
+            AppError::RateLimited { retry_after } => (
+                "Too many attempts",
+                format!("Please wait {retry_after} seconds and try again."),
+            ),
+            AppError::TooLarge => (
+                "Too large",
+                "That upload is larger than allowed.".to_string(),
+            ),
+            AppError::Internal(_) => (
+                "Something went wrong",
+                "An unexpected error stopped this request. Nothing secret was shown; \
+                 quote the reference below if you report it."
+                    .to_string(),
+            ),
+            other => ("Request not accepted", other.to_string()),
+        };
+        let page = ErrorPage {
+            ctx: PageCtx::anonymous(),
+            status: self.status_code().as_u16(),
+            title: title.to_string(),
+            message,
+            request_id: matches!(self, AppError::Internal(_))
+                .then_some(request_id)
+                .flatten(),
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let AppError::RateLimited { retry_after } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        match page.render() {
+            Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
+            Err(_) => res.content_type("text/plain; charset=utf-8").body(title),
+        }
+    }
+}
+
+/// The JSON face of [`AppError`], for `/api/` handlers.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub AppError);
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            AppError::LoginRequired | AppError::Redirect(_) => StatusCode::UNAUTHORIZED,
+            AppError::Csrf => StatusCode::FORBIDDEN,
+            other => other.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = self.0.log_if_internal();
+        let body = match &self.0 {
+            AppError::Validation(fields) => serde_json::json!({
+                "error": "invalid input",
+                "fields": fields,
+            }),
+            AppError::Internal(_) => serde_json::json!({
+                "error": "internal error",
+                "request_id": request_id,
+            }),
+            AppError::LoginRequired | AppError::Redirect(_) => {
+                serde_json::json!({"error": "missing, invalid or expired token"})
+            }
+            other => serde_json::json!({ "error": other.to_string() }),
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let AppError::RateLimited { retry_after } = &self.0 {
+            res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        res.json(body)
+    }
+}

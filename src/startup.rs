@@ -1,0 +1,291 @@
+//! Builds the application: keys, database, rate limiters, middleware and every route.
+//! A route is found here in one place; its handler lives in `web/` or `api/`.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_governor::Governor;
+use actix_identity::IdentityMiddleware;
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+
+use crate::auth::csrf;
+use crate::auth::session_store::SqliteSessionStore;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::keys::KeyOrigin;
+use crate::crypto::token::new_token;
+use crate::error::{ApiError, AppError};
+use crate::ratelimit::{self, Face};
+use crate::state::AppState;
+use crate::telemetry;
+use crate::web::{account, admin, assets, audit, headers, login, redirect, setup};
+use crate::{api, store};
+
+/// Form bodies are small; the CSV import sets its own larger limit.
+const FORM_LIMIT: usize = 64 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    setup_url: Option<String>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        let (state, origin) = AppState::open(settings, clock.clone()).await?;
+        match origin {
+            KeyOrigin::Generated(path) => tracing::warn!(
+                path = %path.display(),
+                "generated new keys (first run); back this file up apart from the database"
+            ),
+            KeyOrigin::File(path) => tracing::info!(path = %path.display(), "keys loaded"),
+            KeyOrigin::Environment => tracing::info!("keys loaded from the environment"),
+        }
+        if !state.settings.captcha {
+            tracing::warn!("CAPTCHA=off: the public form accepts submissions without a CAPTCHA");
+        }
+        let settings = &state.settings;
+        let listener = TcpListener::bind(&settings.bind)?;
+        let port = listener.local_addr()?.port();
+
+        let mut setup_url = None;
+        if store::users::count_admins(&state.db).await? == 0 {
+            let token = new_token();
+            state.open_setup(&token);
+            let base = settings.public_url.clone().unwrap_or_else(|| {
+                let host = settings
+                    .bind
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or("127.0.0.1");
+                let host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+                format!("http://{host}:{port}")
+            });
+            setup_url = Some(format!("{base}/setup/{token}"));
+        }
+        let db = state.db.clone();
+        let state = web::Data::new(state);
+
+        // Each limiter is built once, here, so every worker shares it.
+        let trusted = state.settings.trusted_proxies.clone();
+        let every = Duration::from_secs(6);
+        let login_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
+        let totp_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
+        let api_login_limit = ratelimit::limit(&trusted, Face::Json, every, 10)?;
+        ratelimit::spawn_pruner(vec![
+            login_limit.clone(),
+            totp_limit.clone(),
+            api_login_limit.clone(),
+        ]);
+        spawn_cleanup(state.clone());
+
+        let https = state.settings.is_https();
+        let secret_key = Key::from(&state.keys.secret_key);
+        let session_store =
+            SqliteSessionStore::new(db, clock, state.settings.session_absolute_hours * 3600);
+        let idle = actix_web::cookie::time::Duration::minutes(state.settings.session_idle_minutes);
+        let app_state = state.clone();
+
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(session_store.clone(), secret_key.clone())
+                .cookie_name(if https {
+                    "__Host-cv_session".into()
+                } else {
+                    "cv_session".into()
+                })
+                .cookie_secure(https)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".into())
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(idle)
+                        .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(form_config())
+                .wrap(from_fn(csrf::protect))
+                .wrap(IdentityMiddleware::default())
+                .wrap(sessions)
+                .wrap(from_fn(move |req, next| {
+                    headers::security_headers(req, next, https)
+                }))
+                .wrap(from_fn(telemetry::log_requests))
+                .service(api_scope(&api_login_limit))
+                .route("/healthz", web::get().to(healthz))
+                .route("/static/{file}", web::get().to(assets::serve))
+                .route("/", web::get().to(|| async { redirect("/login") }))
+                .service(
+                    web::resource("/login")
+                        .route(web::get().to(login::form))
+                        .route(
+                            web::post()
+                                .wrap(Governor::new(&login_limit))
+                                .to(login::submit),
+                        ),
+                )
+                .service(
+                    web::resource("/login/totp")
+                        .route(web::get().to(login::totp_form))
+                        .route(
+                            web::post()
+                                .wrap(Governor::new(&totp_limit))
+                                .to(login::totp_submit),
+                        ),
+                )
+                .route("/logout", web::post().to(login::logout))
+                .service(
+                    web::resource("/setup/{token}")
+                        .route(web::get().to(setup::form))
+                        .route(web::post().to(setup::submit)),
+                )
+                .route("/account", web::get().to(account::show))
+                .route(
+                    "/account/password",
+                    web::post().to(account::change_password),
+                )
+                .service(
+                    web::resource("/account/totp")
+                        .route(web::get().to(account::totp_form))
+                        .route(web::post().to(account::totp_confirm)),
+                )
+                .route(
+                    "/account/totp/disable",
+                    web::post().to(account::disable_totp),
+                )
+                .route(
+                    "/account/recovery-codes",
+                    web::post().to(account::regenerate_codes),
+                )
+                .route("/audit", web::get().to(audit::mine))
+                .route("/admin/audit", web::get().to(audit::everyone))
+                .service(
+                    web::resource("/admin/users")
+                        .route(web::get().to(admin::list))
+                        .route(web::post().to(admin::create)),
+                )
+                .service(
+                    web::resource("/admin/users/{name}/delete")
+                        .route(web::get().to(admin::confirm_delete))
+                        .route(web::post().to(admin::delete)),
+                )
+                .route(
+                    "/admin/users/{name}/reset-totp",
+                    web::post().to(admin::reset_totp),
+                )
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+
+        Ok(Application {
+            port,
+            server,
+            state,
+            setup_url,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The first-run link, while no admin exists (print it to the console, never the log).
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
+    }
+
+    /// The shared state (tests read the database and clock through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get 30 s to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.state.db.close().await;
+        result
+    }
+}
+
+fn api_scope(login_limit: &ratelimit::Limit) -> actix_web::Scope {
+    web::scope("/api")
+        .app_data(api::json_config())
+        .app_data(api::query_config())
+        .app_data(api::path_config())
+        .route(
+            "/login",
+            web::post()
+                .wrap(Governor::new(login_limit))
+                .to(api::auth::login),
+        )
+        .route("/logout", web::post().to(api::auth::logout))
+        .route(
+            "/change-password",
+            web::post().to(api::auth::change_password),
+        )
+        .route("/audit", web::get().to(api::audit::list))
+        .service(
+            web::resource("/admin/users")
+                .route(web::get().to(api::admin::list))
+                .route(web::post().to(api::admin::create)),
+        )
+        .route(
+            "/admin/users/{username}",
+            web::delete().to(api::admin::delete),
+        )
+        .default_service(web::to(api::not_found))
+}
+
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default().limit(FORM_LIMIT).error_handler(
+        |err, _req: &HttpRequest| match err {
+            actix_web::error::UrlencodedError::Overflow { .. } => AppError::TooLarge.into(),
+            _ => AppError::BadRequest("The form was incomplete or malformed.".into()).into(),
+        },
+    )
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    if store::ping(&state.db).await {
+        HttpResponse::Ok().content_type("text/plain").body("ok")
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable")
+    }
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if req.path().starts_with("/api/") {
+        return Err(ApiError(AppError::NotFound).into());
+    }
+    Err(AppError::NotFound.into())
+}
+
+/// Deletes expired sessions and tokens every few minutes.
+fn spawn_cleanup(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let now = state.clock.now();
+            if let Err(e) = store::sessions::purge_expired(&state.db, now).await {
+                tracing::warn!(error = %e, "session cleanup failed");
+            }
+            if let Err(e) = store::tokens::purge_expired(&state.db, now).await {
+                tracing::warn!(error = %e, "token cleanup failed");
+            }
+        }
+    });
+}

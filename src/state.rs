@@ -1,0 +1,65 @@
+//! What every handler can reach: the database, keys, settings and the clock.
+
+use std::sync::Mutex;
+
+use sqlx::SqlitePool;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::keys::{self, KeyOrigin, Keys};
+use crate::crypto::token::sha256_hex;
+use crate::store;
+
+pub struct AppState {
+    pub db: SqlitePool,
+    pub keys: Keys,
+    pub settings: Settings,
+    pub clock: Clock,
+    /// SHA-256 of the one-time first-run setup token, while no admin exists.
+    pub setup_token_hash: Mutex<Option<String>>,
+}
+
+impl AppState {
+    /// Keys and database for `settings`, as the server and the CLI both need them.
+    /// Also returns where the keys came from, for one log line.
+    pub async fn open(settings: Settings, clock: Clock) -> anyhow::Result<(AppState, KeyOrigin)> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let (keys, origin) = keys::load_or_generate(&settings.keys, &settings.data_dir)?;
+        let db = store::connect(&settings.database_url).await?;
+        let state = AppState {
+            db,
+            keys,
+            settings,
+            clock,
+            setup_token_hash: Mutex::new(None),
+        };
+        Ok((state, origin))
+    }
+
+    /// Is this the live setup token? Compared by digest, so timing reveals nothing useful.
+    pub fn setup_token_matches(&self, token: &str) -> bool {
+        let digest = sha256_hex(token);
+        self.setup_token_hash
+            .lock()
+            .map(|guard| guard.as_deref() == Some(digest.as_str()))
+            .unwrap_or(false)
+    }
+
+    /// Opens the first-run setup with this token's digest.
+    pub fn open_setup(&self, token: &str) {
+        if let Ok(mut guard) = self.setup_token_hash.lock() {
+            *guard = Some(sha256_hex(token));
+        }
+    }
+
+    /// Ends the first-run setup: the link stops working.
+    pub fn close_setup(&self) {
+        if let Ok(mut guard) = self.setup_token_hash.lock() {
+            *guard = None;
+        }
+    }
+
+    pub fn idle_seconds(&self) -> i64 {
+        self.settings.session_idle_minutes * 60
+    }
+}

@@ -1,0 +1,78 @@
+//! The append-only audit table. Hash chaining is done by `crate::audit`.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub ts: i64,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub action: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+pub async fn last_hash(db: &mut SqliteConnection) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn next_id(db: &mut SqliteConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log")
+        .fetch_one(db)
+        .await
+}
+
+pub async fn insert(db: &mut SqliteConnection, row: &AuditRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, ts, user_id, username, action, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(row.id)
+    .bind(row.ts)
+    .bind(row.user_id)
+    .bind(&row.username)
+    .bind(&row.action)
+    .bind(&row.detail)
+    .bind(&row.prev_hash)
+    .bind(&row.hash)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// One page of events, newest first; `user_id = None` means every user's (admins).
+pub async fn page(
+    db: &SqlitePool,
+    user_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<AuditRow>, i64)> {
+    let rows = sqlx::query_as(
+        "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log
+         WHERE (?1 IS NULL OR user_id = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE (?1 IS NULL OR user_id = ?1)")
+            .bind(user_id)
+            .fetch_one(db)
+            .await?;
+    Ok((rows, total))
+}
+
+/// Every row in order, for `audit verify`.
+pub async fn all(db: &SqlitePool) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as(
+        "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log ORDER BY id",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,97 @@
+//! Server-side web sessions (see `auth::session_store` for the actix-session adapter).
+//! Rows are keyed by the SHA-256 of the cookie's random key.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+#[derive(Debug, FromRow)]
+pub struct SessionRow {
+    pub state: String,
+    pub created: i64,
+    pub expires: i64,
+}
+
+pub async fn load(db: &SqlitePool, key_hash: &str) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as("SELECT state, created, expires FROM sessions WHERE key_hash = ?")
+        .bind(key_hash)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn insert(
+    db: &SqlitePool,
+    key_hash: &str,
+    user_id: Option<i64>,
+    state: &str,
+    created: i64,
+    expires: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (key_hash, user_id, state, created, expires) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(key_hash)
+    .bind(user_id)
+    .bind(state)
+    .bind(created)
+    .bind(expires)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the state of an existing session; false when it no longer exists (revoked).
+pub async fn update(
+    db: &SqlitePool,
+    key_hash: &str,
+    user_id: Option<i64>,
+    state: &str,
+    expires: i64,
+) -> sqlx::Result<bool> {
+    let result =
+        sqlx::query("UPDATE sessions SET state = ?, user_id = ?, expires = ? WHERE key_hash = ?")
+            .bind(state)
+            .bind(user_id)
+            .bind(expires)
+            .bind(key_hash)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn touch(db: &SqlitePool, key_hash: &str, expires: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET expires = ? WHERE key_hash = ?")
+        .bind(expires)
+        .bind(key_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(db: &SqlitePool, key_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE key_hash = ?")
+        .bind(key_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every web session of a user, except (optionally) the one making the request.
+pub async fn delete_for_user(
+    db: &mut SqliteConnection,
+    user_id: i64,
+    keep_key_hash: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND key_hash IS NOT ?")
+        .bind(user_id)
+        .bind(keep_key_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query("DELETE FROM sessions WHERE expires <= ?")
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected())
+}

@@ -1,0 +1,246 @@
+//! Accounts, TOTP state and recovery codes.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use crate::domain::{Role, Username};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    /// Fernet token of the TOTP secret (present during enrolment and once enabled).
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+    pub totp_failures: i64,
+    pub totp_locked_until: Option<i64>,
+    pub created: i64,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        Role::from_db(&self.role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() == Role::Admin
+    }
+
+    /// Admins must have TOTP before they can use anything else.
+    pub fn must_enrol_totp(&self) -> bool {
+        self.is_admin() && !self.totp_enabled
+    }
+}
+
+const COLUMNS: &str = "id, username, password_hash, role, totp_secret, totp_enabled, totp_last_step, \
+                       totp_failures, totp_locked_until, created";
+
+pub async fn find_by_username(
+    db: &mut SqliteConnection,
+    username: &str,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE username = ?"
+    )))
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_by_id(db: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(db: &SqlitePool) -> sqlx::Result<Vec<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users ORDER BY username"
+    )))
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_admins(db: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(db)
+        .await
+}
+
+/// Inserts a user; `Ok(None)` when the name is taken.
+pub async fn create(
+    db: &mut SqliteConnection,
+    username: &Username,
+    password_hash: &str,
+    role: Role,
+    now: i64,
+) -> sqlx::Result<Option<i64>> {
+    let result = sqlx::query(
+        "INSERT INTO users (username, password_hash, role, created) VALUES (?, ?, ?, ?)
+         ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(username.as_str())
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok((result.rows_affected() == 1).then(|| result.last_insert_rowid()))
+}
+
+/// Deletes a user; sessions, tokens and recovery codes go with it (ON DELETE CASCADE).
+pub async fn delete(db: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn set_password_hash(db: &mut SqliteConnection, id: i64, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(hash)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Starts (or restarts) enrolment: stores a new encrypted secret, TOTP off until confirmed.
+pub async fn set_pending_totp(
+    db: &mut SqliteConnection,
+    id: i64,
+    secret_token: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET totp_secret = ?, totp_enabled = 0, totp_last_step = NULL,
+                          totp_failures = 0, totp_locked_until = NULL WHERE id = ?",
+    )
+    .bind(secret_token)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Enables the stored secret without a confirming code (headless enrolment).
+pub async fn enable_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET totp_enabled = 1 WHERE id = ? AND totp_secret IS NOT NULL")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Turns TOTP off and forgets the secret and recovery codes (admin reset, user opt-out).
+pub async fn clear_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = NULL,
+                          totp_failures = 0, totp_locked_until = NULL WHERE id = ?",
+    )
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records an accepted TOTP step, atomically refusing a step not newer than the last one.
+/// Returns false when the step was already used (a replay, possibly concurrent).
+pub async fn accept_totp_step(
+    db: &mut SqliteConnection,
+    id: i64,
+    step: i64,
+    enable: bool,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE users SET totp_last_step = ?, totp_failures = 0, totp_locked_until = NULL,
+                          totp_enabled = CASE WHEN ? THEN 1 ELSE totp_enabled END
+         WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+    )
+    .bind(step)
+    .bind(enable)
+    .bind(id)
+    .bind(step)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Counts a wrong second-factor code; the fifth in a row locks the step for `lock_seconds`.
+/// Returns true when this failure started a lock.
+pub async fn record_totp_failure(
+    db: &mut SqliteConnection,
+    id: i64,
+    now: i64,
+    max_failures: i64,
+    lock_seconds: i64,
+) -> sqlx::Result<bool> {
+    let failures: i64 = sqlx::query_scalar(
+        "UPDATE users SET totp_failures = totp_failures + 1 WHERE id = ? RETURNING totp_failures",
+    )
+    .bind(id)
+    .fetch_one(&mut *db)
+    .await?;
+    if failures >= max_failures {
+        sqlx::query("UPDATE users SET totp_failures = 0, totp_locked_until = ? WHERE id = ?")
+            .bind(now + lock_seconds)
+            .bind(id)
+            .execute(db)
+            .await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+pub async fn replace_recovery_codes(
+    db: &mut SqliteConnection,
+    user_id: i64,
+    hashes: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)")
+            .bind(user_id)
+            .bind(hash)
+            .execute(&mut *db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks an unused recovery code as used; false when there is no such unused code.
+pub async fn use_recovery_code(
+    db: &mut SqliteConnection,
+    user_id: i64,
+    hash: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(hash)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn unused_recovery_codes(db: &SqlitePool, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}

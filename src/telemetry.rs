@@ -1,0 +1,71 @@
+//! Logging through `tracing`, and a request id for every request: in the log line, in the
+//! `X-Request-Id` response header, and on the error page so a person can quote it.
+//! Bodies, cookies and query strings are never logged.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Installs the global subscriber (`RUST_LOG` filters, default `info`). Safe to call twice.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Logs method, path, status and duration of every request, with its id.
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = crate::crypto::token::new_id()[..16].to_string();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    let result = REQUEST_ID
+        .scope(request_id.clone(), next.call(req))
+        .instrument(span.clone())
+        .await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _guard = span.enter();
+    match result {
+        Ok(mut res) => {
+            tracing::info!(status = res.status().as_u16(), elapsed_ms, "request");
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), v);
+            }
+            Ok(res)
+        }
+        Err(err) => {
+            let status = err.as_response_error().status_code().as_u16();
+            tracing::info!(status, elapsed_ms, "request");
+            Err(err)
+        }
+    }
+}

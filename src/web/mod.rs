@@ -1,0 +1,23 @@
+//! Server-rendered pages: one file per area, each with its handlers and askama structs.
+//! Templates live in `templates/` under the same names.
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod audit;
+pub mod headers;
+pub mod login;
+pub mod page;
+pub mod setup;
+
+use actix_web::{HttpResponse, http::header};
+
+/// Where a signed-in person lands.
+pub const HOME: &str = "/account";
+
+/// `303 See Other` to `to` (POST → redirect → GET).
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}

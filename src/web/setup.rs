@@ -1,0 +1,106 @@
+//! `/setup/{token}`: the first-run page that creates the first admin. The token is printed
+//! to the console at start-up while no admin exists, and works until an admin exists.
+
+use actix_identity::Identity;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::audit::Actor;
+use crate::auth::flows;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::users;
+use crate::web::login::render;
+use crate::web::page::{FieldErrors, PageCtx, flash};
+use crate::web::redirect;
+
+#[derive(Template)]
+#[template(path = "auth/setup.html")]
+struct SetupPage {
+    ctx: PageCtx,
+    token: String,
+    username: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    username: String,
+    password: String,
+    password_confirm: String,
+}
+
+async fn check_token(state: &AppState, token: &str) -> Result<(), AppError> {
+    if !state.setup_token_matches(token) || users::count_admins(&state.db).await? > 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn form(
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    check_token(&state, &token).await?;
+    let page = SetupPage {
+        ctx: PageCtx::new(&session, None, &state),
+        token: token.into_inner(),
+        username: String::new(),
+        errors: FieldErrors::new(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    token: web::Path<String>,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, AppError> {
+    check_token(&state, &token).await?;
+    let result = if form.password != form.password_confirm {
+        Err(AppError::field(
+            "password_confirm",
+            "The two passwords differ.",
+        ))
+    } else {
+        let by = Actor {
+            user_id: None,
+            username: "setup",
+        };
+        flows::create_user(&state, by, &form.username, &form.password, "admin").await
+    };
+    let (name, _) = match result {
+        Ok(created) => created,
+        Err(AppError::Validation(errors)) => {
+            let page = SetupPage {
+                ctx: PageCtx::new(&session, None, &state),
+                token: token.into_inner(),
+                username: form.username.chars().take(64).collect(),
+                errors,
+            };
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+        Err(other) => return Err(other),
+    };
+    state.close_setup();
+    let user = users::find_by_username(&mut *state.db.acquire().await?, name.as_str())
+        .await?
+        .ok_or(AppError::Internal(anyhow::anyhow!(
+            "the new admin vanished"
+        )))?;
+    Identity::login(&req.extensions(), user.id.to_string())
+        .map_err(|e| AppError::Internal(e.into()))?;
+    flows::login_succeeded(&state, &user, "setup").await?;
+    flash(
+        &session,
+        "success",
+        "Admin account created. Now set up two-step sign-in.",
+    );
+    Ok(redirect("/account/totp"))
+}
