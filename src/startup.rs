@@ -129,8 +129,8 @@ impl Application {
                         .route(web::get().to(login::form))
                         .route(
                             web::post()
-                                .wrap(Governor::new(&login_limit))
-                                .to(login::submit),
+                                .to(login::submit)
+                                .wrap(Governor::new(&login_limit)),
                         ),
                 )
                 .service(
@@ -138,8 +138,8 @@ impl Application {
                         .route(web::get().to(login::totp_form))
                         .route(
                             web::post()
-                                .wrap(Governor::new(&totp_limit))
-                                .to(login::totp_submit),
+                                .to(login::totp_submit)
+                                .wrap(Governor::new(&totp_limit)),
                         ),
                 )
                 .route("/logout", web::post().to(login::logout))
@@ -226,8 +226,8 @@ fn api_scope(login_limit: &ratelimit::Limit) -> actix_web::Scope {
         .route(
             "/login",
             web::post()
-                .wrap(Governor::new(login_limit))
-                .to(api::auth::login),
+                .to(api::auth::login)
+                .wrap(Governor::new(login_limit)),
         )
         .route("/logout", web::post().to(api::auth::logout))
         .route(
