@@ -1,1 +1,15 @@
-fn main() {}
+//! Integration tests: each starts the real application on port 0 with a temporary data
+//! directory and drives it over HTTP.
+
+mod helpers;
+
+mod api_admin;
+mod api_auth;
+mod cli;
+mod csrf;
+mod headers;
+mod keys;
+mod login;
+mod ratelimit;
+mod sessions;
+mod setup;

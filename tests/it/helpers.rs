@@ -1,0 +1,229 @@
+//! `spawn_app` and a method per thing a test does, in the spirit of zero-to-production.
+
+use std::sync::OnceLock;
+
+use actix_web::web;
+use contact_vault::audit::Actor;
+use contact_vault::auth::{flows, totp};
+use contact_vault::clock::Clock;
+use contact_vault::config::Settings;
+use contact_vault::startup::Application;
+use contact_vault::state::AppState;
+use contact_vault::store::users::{self, UserRow};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: String,
+    pub state: web::Data<AppState>,
+    pub clock: Clock,
+    pub setup_url: Option<String>,
+    pub dir: TempDir,
+}
+
+pub struct TestUser {
+    pub username: String,
+    pub password: String,
+    /// The TOTP secret, for users with TOTP.
+    pub secret: Option<Vec<u8>>,
+    pub recovery_codes: Vec<String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    static LOGS: OnceLock<()> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            contact_vault::telemetry::init(contact_vault::config::LogFormat::Text);
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::with_data_dir(dir.path().to_path_buf());
+    settings.bind = "127.0.0.1:0".into();
+    settings.captcha = false;
+    configure(&mut settings);
+    let clock = Clock::default();
+    let app = Application::build(settings, clock.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let setup_url = app.setup_url().map(str::to_string);
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        state,
+        clock,
+        setup_url,
+        dir,
+    }
+}
+
+/// A browser: its own cookie jar, no automatic redirects.
+pub fn browser() -> Client {
+    Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+/// The value of `<input type="hidden" name="csrf_token" value="...">` in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_string()
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_html(&self, client: &Client, path: &str) -> String {
+        self.get(client, path).await.text().await.expect("body")
+    }
+
+    /// Posts a form the way a browser would after loading `form_page` (for its CSRF token).
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let token = csrf_in(&self.get_html(client, form_page).await);
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn create_user(&self, username: &str, role: &str) -> TestUser {
+        let password = format!("{username}-Correct-Horse-9");
+        let by = Actor {
+            user_id: None,
+            username: "test",
+        };
+        flows::create_user(&self.state, by, username, &password, role)
+            .await
+            .expect("user created");
+        let mut user = TestUser {
+            username: username.into(),
+            password,
+            secret: None,
+            recovery_codes: vec![],
+        };
+        if role == "admin" {
+            let row = self.user_row(username).await;
+            let (secret, codes) = flows::enrol_totp_headless(&self.state, &row)
+                .await
+                .expect("enrolled");
+            user.secret = Some(secret);
+            user.recovery_codes = codes;
+        }
+        user
+    }
+
+    pub async fn user_row(&self, username: &str) -> UserRow {
+        let mut conn = self.state.db.acquire().await.expect("connection");
+        users::find_by_username(&mut conn, username)
+            .await
+            .expect("query")
+            .expect("user exists")
+    }
+
+    /// A fresh TOTP code: moves the clock one step on first, since each step works once.
+    pub fn next_code(&self, secret: &[u8]) -> String {
+        self.clock.advance(30);
+        totp::code_at(secret, self.clock.now() as u64)
+    }
+
+    /// Signs `client` in through the pages (password, then TOTP when the user has it).
+    pub async fn login_web(&self, client: &Client, user: &TestUser) {
+        let res = self
+            .post_form(
+                client,
+                "/login",
+                "/login",
+                &[("username", &user.username), ("password", &user.password)],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "password step");
+        if let Some(secret) = &user.secret {
+            assert_eq!(location(&res), "/login/totp");
+            let code = self.next_code(secret);
+            let res = self
+                .post_form(client, "/login/totp", "/login/totp", &[("code", &code)])
+                .await;
+            assert_eq!(res.status(), 303, "TOTP step");
+            assert_eq!(location(&res), "/account");
+        }
+    }
+
+    pub async fn api_login_raw(&self, body: Value) -> Response {
+        Client::new()
+            .post(self.url("/api/login"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A bearer token for `user`.
+    pub async fn api_token(&self, user: &TestUser) -> String {
+        let mut body = serde_json::json!({ "username": user.username, "password": user.password });
+        if let Some(secret) = &user.secret {
+            body["otp"] = Value::String(self.next_code(secret));
+        }
+        let res = self.api_login_raw(body).await;
+        assert_eq!(res.status(), 200);
+        let json: Value = res.json().await.expect("json");
+        json["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+            .fetch_all(&self.state.db)
+            .await
+            .expect("audit rows")
+    }
+}
