@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account;
 mod api_admin;
 mod api_auth;
 mod cli;
