@@ -22,7 +22,13 @@ pub mod action {
     pub const RECOVERY_CODES_REGENERATED: &str = "RECOVERY_CODES_REGENERATED";
     pub const CREATE_USER: &str = "CREATE_USER";
     pub const DELETE_USER: &str = "DELETE_USER";
-    pub const SETUP_ADMIN: &str = "SETUP_ADMIN";
+    pub const ADD_CONTACT: &str = "ADD_CONTACT";
+    pub const EDIT_CONTACT: &str = "EDIT_CONTACT";
+    pub const DELETE_CONTACT: &str = "DELETE_CONTACT";
+    pub const FAVORITE_CONTACT: &str = "FAVORITE_CONTACT";
+    pub const IMPORT_CSV: &str = "IMPORT_CSV";
+    pub const EXPORT_CSV: &str = "EXPORT_CSV";
+    pub const IMPORT_LEGACY: &str = "IMPORT_LEGACY";
 }
 
 /// Who did it. `user_id` is None for anonymous events (a failed login of an unknown name).

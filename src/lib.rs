@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod book;
 pub mod cli;
 pub mod clock;
 pub mod config;

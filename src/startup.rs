@@ -166,6 +166,7 @@ impl Application {
                     "/account/recovery-codes",
                     web::post().to(account::regenerate_codes),
                 )
+                // Contact book pages (web::contacts) go here.
                 .route("/audit", web::get().to(audit::mine))
                 .route("/admin/audit", web::get().to(audit::everyone))
                 .service(
@@ -236,6 +237,29 @@ fn api_scope(login_limit: &ratelimit::Limit) -> actix_web::Scope {
         )
         .route("/audit", web::get().to(api::audit::list))
         .service(
+            web::resource("/contacts")
+                .route(web::get().to(api::contacts::list))
+                .route(web::post().to(api::contacts::create)),
+        )
+        .route(
+            "/contacts/export/csv",
+            web::get().to(api::contacts::export_csv),
+        )
+        .route(
+            "/contacts/import/csv",
+            web::post().to(api::contacts::import_csv),
+        )
+        .service(
+            web::resource("/contacts/{id}")
+                .route(web::get().to(api::contacts::get))
+                .route(web::put().to(api::contacts::update))
+                .route(web::delete().to(api::contacts::delete)),
+        )
+        .route(
+            "/contacts/{id}/favorite",
+            web::post().to(api::contacts::favorite),
+        )
+        .service(
             web::resource("/admin/users")
                 .route(web::get().to(api::admin::list))
                 .route(web::post().to(api::admin::create)),
@@ -273,7 +297,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     Err(AppError::NotFound.into())
 }
 
-/// Deletes expired sessions and tokens every few minutes.
+/// Every few minutes: deletes expired sessions and tokens, drops idle directories.
 fn spawn_cleanup(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -286,6 +310,7 @@ fn spawn_cleanup(state: web::Data<AppState>) {
             if let Err(e) = store::tokens::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "token cleanup failed");
             }
+            state.directories.evict_idle(Duration::from_secs(15 * 60));
         }
     });
 }

@@ -4,17 +4,23 @@ use std::sync::Mutex;
 
 use sqlx::SqlitePool;
 
+use crate::book::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::{self, KeyOrigin, Keys};
 use crate::crypto::token::sha256_hex;
 use crate::store;
 
+/// Memory the decrypted directories may use in total (about 250 bytes a contact).
+pub const DIRECTORY_BUDGET_BYTES: usize = 96 * 1024 * 1024;
+
 pub struct AppState {
     pub db: SqlitePool,
     pub keys: Keys,
     pub settings: Settings,
     pub clock: Clock,
+    /// Decrypted search directories of recently used contact books.
+    pub directories: DirectoryCache,
     /// SHA-256 of the one-time first-run setup token, while no admin exists.
     pub setup_token_hash: Mutex<Option<String>>,
 }
@@ -31,6 +37,7 @@ impl AppState {
             keys,
             settings,
             clock,
+            directories: DirectoryCache::new(DIRECTORY_BUDGET_BYTES),
             setup_token_hash: Mutex::new(None),
         };
         Ok((state, origin))

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 
 use actix_web::{HttpRequest, HttpResponse, error, web};
 

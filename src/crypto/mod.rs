@@ -1,6 +1,7 @@
 //! All cryptography lives here: field encryption, blind indexes, password hashing,
 //! random tokens and key handling.
 
+pub mod blind;
 pub mod cipher;
 pub mod keys;
 pub mod password;

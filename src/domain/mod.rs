@@ -1,5 +1,7 @@
 //! Parse-don't-validate types: a value of one of these types has passed its rules.
 
+pub mod contact;
+pub mod paging;
 pub mod password;
 mod role;
 mod username;

@@ -2,6 +2,7 @@
 //! Functions take an executor so callers can group writes in one transaction.
 
 pub mod audit;
+pub mod contacts;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

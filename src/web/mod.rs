@@ -9,6 +9,7 @@ pub mod headers;
 pub mod login;
 pub mod page;
 pub mod setup;
+pub mod upload;
 
 use actix_web::{HttpResponse, http::header};
 

@@ -1,0 +1,407 @@
+//! CSV import and export in the old app's format (see API.md):
+//! `name,phone,email,address,company,notes,tags,favorite[,created]`, tags joined by `|`.
+
+use std::collections::HashSet;
+
+use actix_web::web::Bytes;
+use futures_util::Stream;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::audit::{self, action};
+use crate::auth::flows::actor;
+use crate::clock::rfc3339;
+use crate::crypto::token::new_id;
+use crate::domain::contact::{Contact, ContactDraft, split_tags};
+use crate::state::AppState;
+use crate::store::contacts as rows;
+use crate::store::{self, users::UserRow};
+
+use super::{BookError, open, seal};
+
+/// Largest accepted upload.
+pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+const EXPORT_BATCH: i64 = 500;
+const COLUMNS: [&str; 8] = [
+    "name", "phone", "email", "address", "company", "notes", "tags", "favorite",
+];
+
+/// A successful import.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub added: usize,
+    pub skipped: usize,
+    pub ignored_columns: Vec<String>,
+}
+
+/// An import refused as a whole: every bad line, or a problem with the file itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file has invalid rows")]
+    Rows(Vec<(u64, String)>),
+    #[error("{0}")]
+    File(String),
+    #[error(transparent)]
+    Book(#[from] BookError),
+}
+
+struct Parsed {
+    contact: Contact,
+    created: Option<i64>,
+}
+
+/// `true`, `1`, `yes` (any case) are true; empty and `false`, `0`, `no` are false.
+fn parse_bool(cell: &str) -> Option<bool> {
+    match cell.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" => Some(true),
+        "" | "false" | "0" | "no" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// RFC 3339, or Python's `isoformat()` without an offset (taken as UTC).
+fn parse_created(cell: &str) -> Option<i64> {
+    let cell = cell.trim();
+    if let Ok(t) = OffsetDateTime::parse(cell, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let naive = time::macros::format_description!(
+        version = 2,
+        "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    PrimitiveDateTime::parse(cell, &naive)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Undoes the export's formula guard (`'=SUM(…)` back to `=SUM(…)`).
+fn unguard(cell: &str) -> String {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_string(),
+        _ => cell.to_string(),
+    }
+}
+
+/// Parses and checks every row; nothing is stored unless every row is valid.
+fn parse_file(data: &[u8]) -> Result<(Vec<Parsed>, Vec<String>), ImportError> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data);
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| ImportError::File(format!("the header row cannot be read: {e}")))?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_ascii_lowercase())
+        .collect::<Vec<_>>();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    if col("name").is_none() || col("phone").is_none() {
+        return Err(ImportError::File(
+            "the header row needs at least the columns name and phone".into(),
+        ));
+    }
+    let ignored: Vec<String> = headers
+        .iter()
+        .filter(|h| !COLUMNS.contains(&h.as_str()) && h.as_str() != "created")
+        .cloned()
+        .collect();
+
+    let mut parsed = Vec::new();
+    let mut errors = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = reader.position().line() + 1;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                errors.push((line, format!("unreadable row: {e}")));
+                break;
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        let cell = |name: &str| -> Result<Option<String>, String> {
+            match col(name).and_then(|i| record.get(i)) {
+                None => Ok(None),
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .map(|s| Some(unguard(s)))
+                    .map_err(|_| format!("the {name} column is not valid UTF-8")),
+            }
+        };
+        let row = (|| -> Result<Parsed, String> {
+            let favorite = match cell("favorite")? {
+                Some(v) => Some(
+                    parse_bool(&v)
+                        .ok_or_else(|| format!("favorite must be true or false, not {v:?}"))?,
+                ),
+                None => None,
+            };
+            let draft = ContactDraft {
+                name: cell("name")?,
+                phone: cell("phone")?,
+                email: cell("email")?,
+                address: cell("address")?,
+                company: cell("company")?,
+                notes: cell("notes")?,
+                tags: cell("tags")?.map(|t| split_tags(&t)),
+                favorite,
+            };
+            let contact = Contact::parse(draft).map_err(|fields| {
+                fields
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+            let created = cell("created")?.as_deref().and_then(parse_created);
+            Ok(Parsed { contact, created })
+        })();
+        match row {
+            Ok(p) => parsed.push(p),
+            Err(message) => errors.push((line, message)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::Rows(errors));
+    }
+    Ok((parsed, ignored))
+}
+
+/// Imports a CSV file into `user`'s book: all rows or none. Rows that duplicate an existing
+/// contact or an earlier row are skipped.
+pub async fn import(
+    state: &AppState,
+    user: &UserRow,
+    data: &[u8],
+) -> Result<ImportReport, ImportError> {
+    let (parsed, ignored_columns) = parse_file(data)?;
+    let now = state.clock.now();
+    let owner = user.id;
+    // Encrypting is the slow part: do it off the async workers, before taking the write lock.
+    let keys = state.keys.clone();
+    let sealed = tokio::task::spawn_blocking(move || {
+        parsed
+            .iter()
+            .map(|p| {
+                seal(
+                    &keys,
+                    owner,
+                    &new_id(),
+                    &p.contact,
+                    p.created.unwrap_or(now),
+                    now,
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| BookError::Internal(e.into()))?
+    .map_err(BookError::Internal)?;
+    let mut tx = store::begin_write(&state.db)
+        .await
+        .map_err(BookError::from)?;
+    let mut known: HashSet<String> = rows::dup_keys(&mut tx, owner)
+        .await
+        .map_err(BookError::from)?
+        .into_iter()
+        .collect();
+    let mut report = ImportReport {
+        ignored_columns,
+        ..ImportReport::default()
+    };
+    for row in &sealed {
+        if !known.insert(row.dup_key.clone()) {
+            report.skipped += 1;
+            continue;
+        }
+        if rows::insert(&mut tx, row).await.map_err(BookError::from)? {
+            report.added += 1;
+        } else {
+            report.skipped += 1;
+        }
+    }
+    if report.added > 0 {
+        rows::bump_version(&mut tx, owner)
+            .await
+            .map_err(BookError::from)?;
+    }
+    let detail = format!("added={} skipped={}", report.added, report.skipped);
+    audit::record(&mut tx, now, actor(user), action::IMPORT_CSV, &detail)
+        .await
+        .map_err(BookError::from)?;
+    tx.commit().await.map_err(BookError::from)?;
+    Ok(report)
+}
+
+/// Writes a cell so that a spreadsheet does not run it as a formula.
+fn guard(cell: &str, is_phone: bool) -> String {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let phone_number = is_phone
+        && cell
+            .strip_prefix('+')
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+    if risky && !phone_number {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+fn csv_line(fields: &[String]) -> anyhow::Result<Bytes> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields)?;
+    Ok(Bytes::from(
+        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
+    ))
+}
+
+/// The header row of an export.
+pub fn header() -> anyhow::Result<Bytes> {
+    let mut names: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
+    names.push("created".into());
+    csv_line(&names)
+}
+
+/// Records the export in the audit log and returns how many contacts it will contain.
+pub async fn begin_export(state: &AppState, user: &UserRow) -> Result<i64, BookError> {
+    let dir = state.directories.get(state, user.id).await?;
+    let count = dir.len() as i64;
+    let mut tx = store::begin_write(&state.db).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::EXPORT_CSV,
+        &format!("count={count}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// The rows of `owner_id`'s book, a batch at a time, so memory stays flat however large the
+/// book is. The header comes first.
+pub fn export_stream(
+    state: actix_web::web::Data<AppState>,
+    owner_id: i64,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some(0i64), move |cursor| {
+        let state = state.clone();
+        async move {
+            let after = cursor?;
+            let chunk = export_batch(&state, owner_id, after).await;
+            match chunk {
+                Ok(None) => None,
+                Ok(Some((bytes, next))) => Some((Ok(bytes), Some(next))),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "export failed part-way");
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
+                }
+            }
+        }
+    })
+}
+
+/// One batch as CSV text; cursor 0 also yields the header. `None` at the end.
+async fn export_batch(
+    state: &AppState,
+    owner_id: i64,
+    after: i64,
+) -> anyhow::Result<Option<(Bytes, i64)>> {
+    let batch = rows::batch_after(&state.db, owner_id, after, EXPORT_BATCH).await?;
+    let mut out = if after == 0 {
+        header()?.to_vec()
+    } else {
+        Vec::new()
+    };
+    let Some(last) = batch.last().map(|(rowid, _)| *rowid) else {
+        // An empty book still gets its header; after that the stream ends.
+        return Ok((after == 0).then(|| (Bytes::from(out), i64::MAX)));
+    };
+    for (_, row) in &batch {
+        let view = open(&state.keys, row)?;
+        let c = &view.contact;
+        let fields = vec![
+            guard(&c.name, false),
+            guard(&c.phone, true),
+            guard(&c.email, false),
+            guard(&c.address, false),
+            guard(&c.company, false),
+            guard(&c.notes, false),
+            guard(&c.tags.join("|"), false),
+            c.favorite.to_string(),
+            rfc3339(view.created),
+        ];
+        out.extend_from_slice(&csv_line(&fields)?);
+    }
+    Ok(Some((Bytes::from(out), last)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_guarded_but_phone_numbers_are_not() {
+        assert_eq!(guard("=SUM(A1:A9)", false), "'=SUM(A1:A9)");
+        assert_eq!(guard("@cmd", false), "'@cmd");
+        assert_eq!(guard("-1", false), "'-1");
+        assert_eq!(guard("+44 7700 000001", true), "+44 7700 000001");
+        assert_eq!(guard("+=1", true), "'+=1");
+        assert_eq!(guard("+44", false), "'+44");
+        assert_eq!(guard("Alice", false), "Alice");
+        assert_eq!(unguard("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(unguard("'quoted"), "'quoted");
+    }
+
+    #[test]
+    fn booleans_and_dates() {
+        for t in ["True", "true", "1", "YES"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["", "False", "0", "no"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(
+            parse_created("2025-06-03T09:00:00+00:00"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(parse_created("2025-06-03T09:00:00Z"), Some(1_748_941_200));
+        assert_eq!(
+            parse_created("2025-06-03T09:00:00.123456"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(parse_created("yesterday"), None);
+    }
+
+    #[test]
+    fn parses_the_seed_example_and_reports_every_bad_line() {
+        let good = "name,phone,email,address,company,notes,tags,favorite\n\
+                    Alice Smith,+44 7700 000001,alice@example.com,\"London, UK\",ACME Corp,VIP client,work|vip,true\n\
+                    Bob Jones,+1 555 000 0000,bob@example.com,,Freelance,,friend,false\n";
+        let (rows, ignored) = parse_file(good.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(ignored.is_empty());
+        assert_eq!(rows[0].contact.address, "London, UK");
+        assert_eq!(rows[0].contact.tags, vec!["work", "vip"]);
+        assert!(rows[0].contact.favorite);
+
+        let bad = "phone,name,extra\n123,,x\n5550100,Ok Person,y\n12,Short Phone,z\n";
+        match parse_file(bad.as_bytes()) {
+            Err(ImportError::Rows(errors)) => {
+                let lines: Vec<u64> = errors.iter().map(|(l, _)| *l).collect();
+                assert_eq!(lines, vec![2, 4]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_file(b"email\nx@example.com\n"),
+            Err(ImportError::File(_))
+        ));
+    }
+}

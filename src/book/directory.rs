@@ -1,0 +1,528 @@
+//! The per-user directory: the searchable fields of a book, decrypted once and kept in
+//! memory, so a list or search decrypts only the rows of the page it shows.
+//!
+//! Each directory is tagged with the book's version from the database. Every write bumps that
+//! version in its transaction; a reader whose cached version differs rebuilds, so several
+//! server processes on one database stay correct. Writes made by this process patch the cached
+//! directory in place when it was current just before them. The cache is bounded in memory
+//! (least recently used books go first) and idle books are dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::crypto::FieldCipher;
+use crate::domain::contact::{fold, phone_digits};
+use crate::state::AppState;
+use crate::store::contacts::{self as rows, SummaryRow};
+
+use super::{ListQuery, Sort, Summary};
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub id: String,
+    /// Accent- and case-folded name: the primary sort key.
+    sort_key: String,
+    /// Lower-case name: puts accented letters after their base letter on ties.
+    name_lower: String,
+    /// Folded name, e-mail, company and phone, newline-separated: what `q` searches.
+    haystack: String,
+    phone_digits: String,
+    tags: Vec<String>,
+    favorite: bool,
+    created: i64,
+}
+
+impl Entry {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        name: &str,
+        phone: &str,
+        email: &str,
+        company: &str,
+        tags: Vec<String>,
+        favorite: bool,
+        created: i64,
+    ) -> Entry {
+        let sort_key = fold(name);
+        let haystack = format!(
+            "{sort_key}\n{}\n{}\n{}",
+            fold(email),
+            fold(company),
+            fold(phone)
+        );
+        Entry {
+            id,
+            sort_key,
+            name_lower: name.to_lowercase(),
+            haystack,
+            phone_digits: phone_digits(phone),
+            tags,
+            favorite,
+            created,
+        }
+    }
+
+    fn order_key(&self) -> (&str, &str, &str) {
+        (&self.sort_key, &self.name_lower, &self.id)
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Entry>()
+            + self.id.len()
+            + self.sort_key.len()
+            + self.name_lower.len()
+            + self.haystack.len()
+            + self.phone_digits.len()
+            + self.tags.iter().map(|t| t.len() + 24).sum::<usize>()
+    }
+}
+
+/// One search term, prepared once per request.
+struct Term {
+    folded: String,
+    /// The digits of a term that looks like (part of) a phone number.
+    digits: Option<String>,
+}
+
+impl Term {
+    fn parse(raw: &str) -> Term {
+        let phone_like = raw.chars().any(|c| c.is_ascii_digit())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | '(' | ')' | ' '));
+        Term {
+            folded: fold(raw),
+            digits: phone_like.then(|| phone_digits(raw)),
+        }
+    }
+
+    fn matches(&self, e: &Entry) -> bool {
+        e.haystack.contains(&self.folded)
+            || self
+                .digits
+                .as_ref()
+                .is_some_and(|d| e.phone_digits.contains(d.as_str()))
+    }
+}
+
+/// A book's directory, sorted by name.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    pub version: i64,
+    entries: Vec<Entry>,
+}
+
+/// A change a write made, to patch a cached directory.
+pub enum Change {
+    Upsert(Entry),
+    Remove(String),
+}
+
+impl Directory {
+    pub fn new(version: i64, mut entries: Vec<Entry>) -> Directory {
+        entries.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        Directory { version, entries }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn favorites(&self) -> usize {
+        self.entries.iter().filter(|e| e.favorite).count()
+    }
+
+    /// Every tag in use, once (case-insensitively), sorted.
+    pub fn tags(&self) -> Vec<String> {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for tag in self.entries.iter().flat_map(|e| e.tags.iter()) {
+            seen.entry(fold(tag)).or_insert_with(|| tag.clone());
+        }
+        seen.into_values().collect()
+    }
+
+    /// The ids of the requested page and the number of matching contacts.
+    pub fn select(&self, q: &ListQuery) -> (Vec<String>, usize) {
+        let terms: Vec<Term> = q.q.split_whitespace().map(Term::parse).collect();
+        let tag = q.tag.as_deref().map(fold);
+        let keep = |e: &&Entry| {
+            (!q.favorites || e.favorite)
+                && tag
+                    .as_ref()
+                    .is_none_or(|t| e.tags.iter().any(|et| fold(et) == *t))
+                && terms.iter().all(|term| term.matches(e))
+        };
+        let mut hits: Vec<&Entry> = self.entries.iter().filter(keep).collect();
+        if q.sort == Sort::Created {
+            // Stable: equal times stay in name order.
+            hits.sort_by_key(|e| e.created);
+        }
+        if q.desc {
+            hits.reverse();
+        }
+        let total = hits.len();
+        let offset = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
+        let per_page = usize::try_from(q.paging.per_page).unwrap_or(50);
+        let ids = hits
+            .into_iter()
+            .skip(offset)
+            .take(per_page)
+            .map(|e| e.id.clone())
+            .collect();
+        (ids, total)
+    }
+
+    fn apply(&mut self, change: Change) {
+        let id = match &change {
+            Change::Upsert(e) => e.id.clone(),
+            Change::Remove(id) => id.clone(),
+        };
+        self.entries.retain(|e| e.id != id);
+        if let Change::Upsert(entry) = change {
+            let at = self
+                .entries
+                .partition_point(|e| e.order_key() < entry.order_key());
+            self.entries.insert(at, entry);
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.entries.iter().map(Entry::bytes).sum()
+    }
+}
+
+/// Decrypts the summaries (in parallel across the cores) into a directory.
+fn build(version: i64, rows: Vec<SummaryRow>, cipher: &FieldCipher) -> anyhow::Result<Directory> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = rows.len().div_ceil(threads).max(1);
+    let parts: Vec<anyhow::Result<Vec<Entry>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|r| decrypt_summary(r, cipher)).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a directory thread panicked")))
+            })
+            .collect()
+    });
+    let mut entries = Vec::with_capacity(rows.len());
+    for part in parts {
+        entries.extend(part?);
+    }
+    Ok(Directory::new(version, entries))
+}
+
+fn decrypt_summary(row: &SummaryRow, cipher: &FieldCipher) -> anyhow::Result<Entry> {
+    let json = cipher
+        .decrypt(&row.summary)
+        .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))?;
+    let s: Summary = serde_json::from_str(&json)?;
+    Ok(Entry::new(
+        row.id.clone(),
+        &s.name,
+        &s.phone,
+        &s.email,
+        &s.company,
+        s.tags,
+        row.favorite,
+        row.created,
+    ))
+}
+
+struct Slot {
+    dir: Arc<Directory>,
+    bytes: usize,
+    last_used: Instant,
+}
+
+/// The directories of recently active books, bounded by an approximate byte budget.
+pub struct DirectoryCache {
+    slots: Mutex<HashMap<i64, Slot>>,
+    budget_bytes: usize,
+}
+
+impl DirectoryCache {
+    pub fn new(budget_bytes: usize) -> Self {
+        DirectoryCache {
+            slots: Mutex::new(HashMap::new()),
+            budget_bytes,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Slot>> {
+        // A panic while holding the lock leaves only a cache behind: keep using it.
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current directory of `owner_id`'s book, rebuilt when the database moved on.
+    pub async fn get(&self, state: &AppState, owner_id: i64) -> anyhow::Result<Arc<Directory>> {
+        let version = rows::version(&state.db, owner_id).await?;
+        if let Some(slot) = self.lock().get_mut(&owner_id)
+            && slot.dir.version == version
+        {
+            slot.last_used = Instant::now();
+            return Ok(slot.dir.clone());
+        }
+        let summaries = rows::summaries(&state.db, owner_id).await?;
+        let cipher = state.keys.cipher.clone();
+        let dir = tokio::task::spawn_blocking(move || build(version, summaries, &cipher)).await??;
+        let dir = Arc::new(dir);
+        let bytes = dir.bytes();
+        let mut slots = self.lock();
+        slots.insert(
+            owner_id,
+            Slot {
+                dir: dir.clone(),
+                bytes,
+                last_used: Instant::now(),
+            },
+        );
+        Self::evict_over_budget(&mut slots, self.budget_bytes, owner_id);
+        Ok(dir)
+    }
+
+    /// Patches a cached directory after a write that moved the book to `new_version`, if the
+    /// cache held exactly the version before it; otherwise the next reader rebuilds.
+    pub fn apply(&self, owner_id: i64, new_version: i64, change: Change) {
+        let mut slots = self.lock();
+        let Some(slot) = slots.get_mut(&owner_id) else {
+            return;
+        };
+        if slot.dir.version != new_version - 1 {
+            return;
+        }
+        let dir = Arc::make_mut(&mut slot.dir);
+        dir.apply(change);
+        dir.version = new_version;
+        slot.bytes = dir.bytes();
+    }
+
+    /// Drops a book's directory (its owner was deleted).
+    pub fn forget(&self, owner_id: i64) {
+        self.lock().remove(&owner_id);
+    }
+
+    /// Drops directories nobody used for `idle`.
+    pub fn evict_idle(&self, idle: Duration) {
+        self.lock()
+            .retain(|_, slot| slot.last_used.elapsed() < idle);
+    }
+
+    fn evict_over_budget(slots: &mut HashMap<i64, Slot>, budget: usize, keep: i64) {
+        while slots.values().map(|s| s.bytes).sum::<usize>() > budget && slots.len() > 1 {
+            let oldest = slots
+                .iter()
+                .filter(|(id, _)| **id != keep)
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(id, _)| *id);
+            match oldest {
+                Some(id) => slots.remove(&id),
+                None => break,
+            };
+        }
+    }
+
+    /// Books cached and their approximate size (for logs and benchmarks).
+    pub fn usage(&self) -> (usize, usize) {
+        let slots = self.lock();
+        (slots.len(), slots.values().map(|s| s.bytes).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::paging::Paging;
+
+    fn entry(
+        id: &str,
+        name: &str,
+        phone: &str,
+        email: &str,
+        tags: &[&str],
+        favorite: bool,
+        created: i64,
+    ) -> Entry {
+        Entry::new(
+            id.into(),
+            name,
+            phone,
+            email,
+            "",
+            tags.iter().map(|t| t.to_string()).collect(),
+            favorite,
+            created,
+        )
+    }
+
+    fn dir() -> Directory {
+        Directory::new(
+            1,
+            vec![
+                entry(
+                    "1",
+                    "Zoë Adams",
+                    "+44 7700 900001",
+                    "zoe@example.com",
+                    &["work"],
+                    true,
+                    30,
+                ),
+                entry("2", "zoe baker", "555-0100", "", &["Friend"], false, 10),
+                entry(
+                    "3",
+                    "Émile Zola",
+                    "+33 1 23 45 67 89",
+                    "emile@example.fr",
+                    &["work", "fr"],
+                    false,
+                    20,
+                ),
+                entry("4", "Ann", "0301234567", "ann@corp.example", &[], true, 40),
+                entry("5", "Zoe Adams", "+1 555 0101", "", &[], false, 50),
+            ],
+        )
+    }
+
+    fn q(text: &str) -> ListQuery {
+        ListQuery {
+            q: text.into(),
+            ..ListQuery::default()
+        }
+    }
+
+    #[test]
+    fn sorts_by_name_case_insensitively_with_accents_after_their_base_letter() {
+        let (ids, total) = dir().select(&ListQuery::default());
+        assert_eq!(total, 5);
+        assert_eq!(ids, vec!["4", "3", "5", "1", "2"]);
+    }
+
+    #[test]
+    fn searches_every_field_with_folding_and_phone_digits() {
+        let d = dir();
+        assert_eq!(d.select(&q("ZOË")).1, 3, "case and accents fold");
+        assert_eq!(d.select(&q("zola")).0, vec!["3"]);
+        assert_eq!(d.select(&q("corp.example")).0, vec!["4"]);
+        assert_eq!(
+            d.select(&q("7700900")).0,
+            vec!["1"],
+            "digits ignore spacing"
+        );
+        assert_eq!(d.select(&q("555 0100")).0, vec!["2"]);
+        assert_eq!(d.select(&q("zoe adams")).1, 2, "terms all match");
+        assert_eq!(d.select(&q("nobody")).1, 0);
+    }
+
+    #[test]
+    fn filters_sorts_and_pages() {
+        let d = dir();
+        let by_tag = ListQuery {
+            tag: Some("WORK".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(d.select(&by_tag).0, vec!["3", "1"]);
+        let favorites = ListQuery {
+            favorites: true,
+            ..ListQuery::default()
+        };
+        assert_eq!(d.select(&favorites).0, vec!["4", "1"]);
+        let newest = ListQuery {
+            sort: Sort::Created,
+            desc: true,
+            ..ListQuery::default()
+        };
+        assert_eq!(d.select(&newest).0, vec!["5", "4", "1", "3", "2"]);
+        let page2 = ListQuery {
+            paging: Paging {
+                page: 2,
+                per_page: 2,
+            },
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            d.select(&page2),
+            (vec!["5".to_string(), "1".to_string()], 5)
+        );
+        let past = ListQuery {
+            paging: Paging {
+                page: 9,
+                per_page: 2,
+            },
+            ..ListQuery::default()
+        };
+        assert_eq!(d.select(&past), (vec![], 5));
+        assert_eq!(d.tags(), vec!["Friend", "fr", "work"]);
+        assert_eq!(d.favorites(), 2);
+    }
+
+    #[test]
+    fn patches_keep_the_order() {
+        let mut d = dir();
+        d.apply(Change::Upsert(entry(
+            "6",
+            "Bea",
+            "5550000000",
+            "",
+            &[],
+            false,
+            60,
+        )));
+        d.apply(Change::Remove("3".into()));
+        d.apply(Change::Upsert(entry(
+            "4",
+            "Yann",
+            "0301234567",
+            "",
+            &[],
+            true,
+            40,
+        )));
+        assert_eq!(
+            d.select(&ListQuery::default()).0,
+            vec!["6", "4", "5", "1", "2"]
+        );
+    }
+
+    #[test]
+    fn builds_from_encrypted_summaries() {
+        let cipher = FieldCipher::from_keys(&[&fernet::Fernet::generate_key()]).unwrap();
+        let rows: Vec<SummaryRow> = (0..50)
+            .map(|i| {
+                let s = Summary {
+                    name: format!("Person {i:02}"),
+                    phone: "5550100".into(),
+                    email: String::new(),
+                    company: String::new(),
+                    tags: vec![],
+                };
+                SummaryRow {
+                    id: i.to_string(),
+                    summary: cipher.encrypt(&serde_json::to_string(&s).unwrap()),
+                    favorite: i % 2 == 0,
+                    created: i,
+                }
+            })
+            .collect();
+        let d = build(3, rows, &cipher).unwrap();
+        assert_eq!(d.len(), 50);
+        assert_eq!(d.favorites(), 25);
+        assert_eq!(d.select(&q("person 07")).0, vec!["7"]);
+    }
+}

@@ -1,0 +1,364 @@
+//! The contact book: encryption of contacts, the writes (each with its audit row and a bump
+//! of the book's version in one transaction), and listing through the in-memory directory.
+//! Handlers in `web::contacts` and `api::contacts` call these functions and nothing below.
+
+pub mod csv;
+pub mod directory;
+pub mod query;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, action};
+use crate::auth::flows::actor;
+use crate::crypto::blind;
+use crate::crypto::keys::Keys;
+use crate::crypto::token::new_id;
+use crate::domain::contact::{Contact, ContactDraft, dup_name, phone_digits};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::contacts::{self as rows, ContactRow, UpdateOutcome};
+use crate::store::{self, users::UserRow};
+
+pub use directory::{Change, Directory, DirectoryCache, Entry};
+pub use query::{ListQuery, Sort};
+
+/// A decrypted contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactView {
+    pub id: String,
+    pub contact: Contact,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error("invalid input")]
+    Invalid(BTreeMap<String, String>),
+    /// Same name and phone digits as this existing contact of the same user.
+    #[error("duplicate contact")]
+    Duplicate(Option<String>),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for BookError {
+    fn from(e: sqlx::Error) -> Self {
+        BookError::Internal(e.into())
+    }
+}
+
+impl From<BookError> for AppError {
+    fn from(e: BookError) -> Self {
+        match e {
+            BookError::Invalid(fields) => AppError::Validation(fields),
+            BookError::Duplicate(_) => AppError::Conflict("duplicate contact".into()),
+            BookError::NotFound => AppError::NotFound,
+            BookError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+/// The searchable fields, encrypted together into `contacts.summary`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Summary {
+    #[serde(rename = "n")]
+    pub name: String,
+    #[serde(rename = "p")]
+    pub phone: String,
+    #[serde(rename = "e")]
+    pub email: String,
+    #[serde(rename = "c")]
+    pub company: String,
+    #[serde(rename = "t")]
+    pub tags: Vec<String>,
+}
+
+/// The duplicate key of a contact in `owner_id`'s book.
+pub fn dup_key(keys: &Keys, owner_id: i64, contact: &Contact) -> String {
+    blind::contact_dup_key(
+        &keys.blind_index_key,
+        owner_id,
+        &dup_name(&contact.name),
+        &phone_digits(&contact.phone),
+    )
+}
+
+/// Encrypts every personal field one by one (plus the summary) into a row.
+pub fn seal(
+    keys: &Keys,
+    owner_id: i64,
+    id: &str,
+    c: &Contact,
+    created: i64,
+    updated: i64,
+) -> anyhow::Result<ContactRow> {
+    let cipher = &keys.cipher;
+    let summary = Summary {
+        name: c.name.clone(),
+        phone: c.phone.clone(),
+        email: c.email.clone(),
+        company: c.company.clone(),
+        tags: c.tags.clone(),
+    };
+    Ok(ContactRow {
+        id: id.to_string(),
+        owner_id,
+        name: cipher.encrypt(&c.name),
+        phone: cipher.encrypt(&c.phone),
+        email: cipher.encrypt(&c.email),
+        address: cipher.encrypt(&c.address),
+        company: cipher.encrypt(&c.company),
+        notes: cipher.encrypt(&c.notes),
+        tags: cipher.encrypt(&serde_json::to_string(&c.tags)?),
+        summary: cipher.encrypt(&serde_json::to_string(&summary)?),
+        favorite: c.favorite,
+        dup_key: dup_key(keys, owner_id, c),
+        created,
+        updated,
+    })
+}
+
+/// Decrypts a row.
+pub fn open(keys: &Keys, row: &ContactRow) -> anyhow::Result<ContactView> {
+    let cipher = &keys.cipher;
+    let field = |token: &str| {
+        cipher
+            .decrypt(token)
+            .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))
+    };
+    Ok(ContactView {
+        id: row.id.clone(),
+        contact: Contact {
+            name: field(&row.name)?,
+            phone: field(&row.phone)?,
+            email: field(&row.email)?,
+            address: field(&row.address)?,
+            company: field(&row.company)?,
+            notes: field(&row.notes)?,
+            tags: serde_json::from_str(&field(&row.tags)?)?,
+            favorite: row.favorite,
+        },
+        created: row.created,
+        updated: row.updated,
+    })
+}
+
+fn entry_of(view: &ContactView) -> Entry {
+    Entry::new(
+        view.id.clone(),
+        &view.contact.name,
+        &view.contact.phone,
+        &view.contact.email,
+        &view.contact.company,
+        view.contact.tags.clone(),
+        view.contact.favorite,
+        view.created,
+    )
+}
+
+pub async fn get(state: &AppState, user: &UserRow, id: &str) -> Result<ContactView, BookError> {
+    let mut conn = state.db.acquire().await?;
+    let row = rows::find(&mut conn, user.id, id)
+        .await?
+        .ok_or(BookError::NotFound)?;
+    Ok(open(&state.keys, &row)?)
+}
+
+/// The id of the user's contact that `contact` would duplicate, if any.
+pub async fn duplicate_of(
+    state: &AppState,
+    user: &UserRow,
+    contact: &Contact,
+) -> Result<Option<String>, BookError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(rows::id_by_dup_key(&mut conn, user.id, &dup_key(&state.keys, user.id, contact)).await?)
+}
+
+pub async fn create(
+    state: &AppState,
+    user: &UserRow,
+    draft: ContactDraft,
+) -> Result<ContactView, BookError> {
+    let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
+    let now = state.clock.now();
+    let id = new_id();
+    let row = seal(&state.keys, user.id, &id, &contact, now, now)?;
+    let mut tx = store::begin_write(&state.db).await?;
+    if !rows::insert(&mut tx, &row).await? {
+        let existing = rows::id_by_dup_key(&mut tx, user.id, &row.dup_key).await?;
+        return Err(BookError::Duplicate(existing));
+    }
+    let version = rows::bump_version(&mut tx, user.id).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor(user),
+        action::ADD_CONTACT,
+        &format!("id={id}"),
+    )
+    .await?;
+    tx.commit().await?;
+    let view = ContactView {
+        id,
+        contact,
+        created: now,
+        updated: now,
+    };
+    state
+        .directories
+        .apply(user.id, version, Change::Upsert(entry_of(&view)));
+    Ok(view)
+}
+
+/// Overwrites the fields the draft carries; the others keep their value (PUT semantics).
+pub async fn update(
+    state: &AppState,
+    user: &UserRow,
+    id: &str,
+    draft: ContactDraft,
+) -> Result<ContactView, BookError> {
+    let current = get(state, user, id).await?;
+    let c = current.contact;
+    let merged = ContactDraft {
+        name: draft.name.or(Some(c.name)),
+        phone: draft.phone.or(Some(c.phone)),
+        email: draft.email.or(Some(c.email)),
+        address: draft.address.or(Some(c.address)),
+        company: draft.company.or(Some(c.company)),
+        notes: draft.notes.or(Some(c.notes)),
+        tags: draft.tags.or(Some(c.tags)),
+        favorite: draft.favorite.or(Some(c.favorite)),
+    };
+    let contact = Contact::parse(merged).map_err(BookError::Invalid)?;
+    rewrite(
+        state,
+        user,
+        id,
+        contact,
+        current.created,
+        action::EDIT_CONTACT,
+        &format!("id={id}"),
+    )
+    .await
+}
+
+pub async fn toggle_favorite(
+    state: &AppState,
+    user: &UserRow,
+    id: &str,
+) -> Result<ContactView, BookError> {
+    let current = get(state, user, id).await?;
+    let mut contact = current.contact;
+    contact.favorite = !contact.favorite;
+    let detail = format!("id={id} favorite={}", contact.favorite);
+    rewrite(
+        state,
+        user,
+        id,
+        contact,
+        current.created,
+        action::FAVORITE_CONTACT,
+        &detail,
+    )
+    .await
+}
+
+/// Stores a new version of an existing contact, with its audit row, in one transaction.
+async fn rewrite(
+    state: &AppState,
+    user: &UserRow,
+    id: &str,
+    contact: Contact,
+    created: i64,
+    audit_action: &str,
+    detail: &str,
+) -> Result<ContactView, BookError> {
+    let now = state.clock.now();
+    let row = seal(&state.keys, user.id, id, &contact, created, now)?;
+    let mut tx = store::begin_write(&state.db).await?;
+    match rows::update(&mut tx, &row).await? {
+        UpdateOutcome::Updated => {}
+        UpdateOutcome::NotFound => return Err(BookError::NotFound),
+        UpdateOutcome::Duplicate => {
+            let existing = rows::id_by_dup_key(&mut tx, user.id, &row.dup_key).await?;
+            return Err(BookError::Duplicate(existing));
+        }
+    }
+    let version = rows::bump_version(&mut tx, user.id).await?;
+    audit::record(&mut tx, now, actor(user), audit_action, detail).await?;
+    tx.commit().await?;
+    let view = ContactView {
+        id: id.to_string(),
+        contact,
+        created,
+        updated: now,
+    };
+    state
+        .directories
+        .apply(user.id, version, Change::Upsert(entry_of(&view)));
+    Ok(view)
+}
+
+pub async fn delete(state: &AppState, user: &UserRow, id: &str) -> Result<(), BookError> {
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    if !rows::delete(&mut tx, user.id, id).await? {
+        return Err(BookError::NotFound);
+    }
+    let version = rows::bump_version(&mut tx, user.id).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor(user),
+        action::DELETE_CONTACT,
+        &format!("id={id}"),
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .directories
+        .apply(user.id, version, Change::Remove(id.to_string()));
+    Ok(())
+}
+
+/// One page of the book.
+pub struct ListPage {
+    pub contacts: Vec<ContactView>,
+    /// Matching contacts (all pages).
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    /// Every tag the user uses.
+    pub tags: Vec<String>,
+    pub stats_total: i64,
+    pub stats_favorites: i64,
+}
+
+/// Filters, sorts and pages on the directory; decrypts only the rows of the page.
+pub async fn list(state: &AppState, user: &UserRow, q: &ListQuery) -> Result<ListPage, BookError> {
+    let dir = state.directories.get(state, user.id).await?;
+    let (ids, total) = dir.select(q);
+    let mut fetched = rows::find_many(&state.db, user.id, &ids).await?;
+    let mut contacts = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(pos) = fetched.iter().position(|r| &r.id == id) {
+            let row = fetched.swap_remove(pos);
+            contacts.push(open(&state.keys, &row)?);
+        }
+    }
+    Ok(ListPage {
+        contacts,
+        total: total as i64,
+        page: q.paging.page,
+        per_page: q.paging.per_page,
+        tags: dir.tags(),
+        stats_total: dir.len() as i64,
+        stats_favorites: dir.favorites() as i64,
+    })
+}

@@ -1,0 +1,230 @@
+//! Contacts, always scoped to their owner: every statement has `owner_id = ?`.
+
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+
+/// A stored contact: personal columns are Fernet tokens.
+#[derive(Clone, Debug, FromRow)]
+pub struct ContactRow {
+    pub id: String,
+    pub owner_id: i64,
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub company: String,
+    pub notes: String,
+    pub tags: String,
+    pub summary: String,
+    pub favorite: bool,
+    pub dup_key: String,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// What the in-memory directory is built from.
+#[derive(Debug, FromRow)]
+pub struct SummaryRow {
+    pub id: String,
+    pub summary: String,
+    pub favorite: bool,
+    pub created: i64,
+}
+
+const COLUMNS: &str = "id, owner_id, name, phone, email, address, company, notes, tags, summary, favorite, dup_key, created, updated";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+/// Inserts a contact; `Ok(false)` when the owner already has one with the same duplicate key.
+pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags, summary,
+                               favorite, dup_key, created, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (owner_id, dup_key) DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(row.owner_id)
+    .bind(&row.name)
+    .bind(&row.phone)
+    .bind(&row.email)
+    .bind(&row.address)
+    .bind(&row.company)
+    .bind(&row.notes)
+    .bind(&row.tags)
+    .bind(&row.summary)
+    .bind(row.favorite)
+    .bind(&row.dup_key)
+    .bind(row.created)
+    .bind(row.updated)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Updated,
+    NotFound,
+    Duplicate,
+}
+
+/// Rewrites every column of the owner's contact `row.id`.
+pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<UpdateOutcome> {
+    let result = sqlx::query(
+        "UPDATE contacts SET name = ?, phone = ?, email = ?, address = ?, company = ?, notes = ?, tags = ?,
+                             summary = ?, favorite = ?, dup_key = ?, updated = ?
+         WHERE id = ? AND owner_id = ?",
+    )
+    .bind(&row.name)
+    .bind(&row.phone)
+    .bind(&row.email)
+    .bind(&row.address)
+    .bind(&row.company)
+    .bind(&row.notes)
+    .bind(&row.tags)
+    .bind(&row.summary)
+    .bind(row.favorite)
+    .bind(&row.dup_key)
+    .bind(row.updated)
+    .bind(&row.id)
+    .bind(row.owner_id)
+    .execute(db)
+    .await;
+    match result {
+        Ok(r) if r.rows_affected() == 1 => Ok(UpdateOutcome::Updated),
+        Ok(_) => Ok(UpdateOutcome::NotFound),
+        Err(e) if is_unique_violation(&e) => Ok(UpdateOutcome::Duplicate),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn find(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    id: &str,
+) -> sqlx::Result<Option<ContactRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM contacts WHERE id = ? AND owner_id = ?"
+    )))
+    .bind(id)
+    .bind(owner_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The owner's contacts among `ids` (at most a page of them), in no particular order.
+pub async fn find_many(
+    db: &SqlitePool,
+    owner_id: i64,
+    ids: &[String],
+) -> sqlx::Result<Vec<ContactRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts WHERE owner_id = "));
+    q.push_bind(owner_id).push(" AND id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+    q.build_query_as().fetch_all(db).await
+}
+
+pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("DELETE FROM contacts WHERE id = ? AND owner_id = ?")
+        .bind(id)
+        .bind(owner_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn summaries(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Vec<SummaryRow>> {
+    sqlx::query_as("SELECT id, summary, favorite, created FROM contacts WHERE owner_id = ?")
+        .bind(owner_id)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn id_by_dup_key(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    dup_key: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = ? AND dup_key = ?")
+        .bind(owner_id)
+        .bind(dup_key)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn dup_keys(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT dup_key FROM contacts WHERE owner_id = ?")
+        .bind(owner_id)
+        .fetch_all(db)
+        .await
+}
+
+/// Up to `limit` contacts after `after_rowid`, in rowid order (for streaming exports).
+pub async fn batch_after(
+    db: &SqlitePool,
+    owner_id: i64,
+    after_rowid: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, ContactRow)>> {
+    #[derive(FromRow)]
+    struct WithRowid {
+        rowid: i64,
+        #[sqlx(flatten)]
+        row: ContactRow,
+    }
+    let rows: Vec<WithRowid> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT rowid, {COLUMNS} FROM contacts WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+    )))
+    .bind(owner_id)
+    .bind(after_rowid)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.rowid, r.row)).collect())
+}
+
+/// The book's version: bumped in the same transaction as every write to it, so every server
+/// process knows when its cached directory is stale.
+pub async fn bump_version(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "UPDATE users SET data_version = data_version + 1 WHERE id = ? RETURNING data_version",
+    )
+    .bind(owner_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn version(db: &SqlitePool, owner_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT data_version FROM users WHERE id = ?")
+        .bind(owner_id)
+        .fetch_optional(db)
+        .await
+        .map(|v| v.unwrap_or(0))
+}
+
+/// Records that a legacy record was imported; false when it already was.
+pub async fn mark_legacy_imported(
+    db: &mut SqliteConnection,
+    kind: &str,
+    legacy_id: &str,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO legacy_imports (kind, legacy_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(kind)
+    .bind(legacy_id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
