@@ -45,6 +45,7 @@ pub enum ImportError {
     Book(#[from] BookError),
 }
 
+#[derive(Debug)]
 struct Parsed {
     contact: Contact,
     created: Option<i64>,

@@ -468,7 +468,7 @@ mod tests {
             ..ListQuery::default()
         };
         assert_eq!(d.select(&past), (vec![], 5));
-        assert_eq!(d.tags(), vec!["Friend", "fr", "work"]);
+        assert_eq!(d.tags(), vec!["fr", "Friend", "work"]);
         assert_eq!(d.favorites(), 2);
     }
 
