@@ -6,6 +6,8 @@ mod helpers;
 mod account;
 mod api_admin;
 mod api_auth;
+mod api_contacts;
+mod api_csv;
 mod cli;
 mod csrf;
 mod headers;
