@@ -29,6 +29,12 @@ pub mod action {
     pub const IMPORT_CSV: &str = "IMPORT_CSV";
     pub const EXPORT_CSV: &str = "EXPORT_CSV";
     pub const IMPORT_LEGACY: &str = "IMPORT_LEGACY";
+    pub const RECEIVE_SUBMISSION: &str = "RECEIVE_SUBMISSION";
+    pub const VIEW_SUBMISSION: &str = "VIEW_SUBMISSION";
+    pub const NOTE_SUBMISSION: &str = "NOTE_SUBMISSION";
+    pub const STATUS_SUBMISSION: &str = "STATUS_SUBMISSION";
+    pub const CONVERT_SUBMISSION: &str = "CONVERT_SUBMISSION";
+    pub const DELETE_SUBMISSION: &str = "DELETE_SUBMISSION";
 }
 
 /// Who did it. `user_id` is None for anonymous events (a failed login of an unknown name).

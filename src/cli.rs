@@ -1,12 +1,15 @@
-//! The command line: `serve` (default), `user add`, `keys generate`, `audit verify`.
+//! The command line: `serve` (default), `user add`, `keys generate`, `audit verify`,
+//! `import-legacy`.
 
 use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::audit::{self, Actor, Verdict};
 use crate::auth::{flows, totp};
+use crate::book::legacy;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys;
@@ -45,6 +48,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Import an old secure_contact_book data folder (key.key, user_db.json, contact_db.json,
+    /// audit_log.json): users, contacts and audit trail, all or nothing; re-runs add nothing.
+    ImportLegacy { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify().await,
+        Command::ImportLegacy { dir } => import_legacy(&dir).await,
     }
 }
 
@@ -159,4 +166,13 @@ async fn audit_verify() -> anyhow::Result<()> {
         }
         Verdict::Broken { id, reason } => bail!("audit chain broken at event {id}: {reason}"),
     }
+}
+
+async fn import_legacy(dir: &Path) -> anyhow::Result<()> {
+    let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
+    let summary = legacy::import_dir(&state, dir)
+        .await
+        .context("legacy import failed, nothing was imported")?;
+    println!("{summary}");
+    Ok(())
 }

@@ -23,7 +23,9 @@ use crate::error::{ApiError, AppError};
 use crate::ratelimit::{self, Face};
 use crate::state::AppState;
 use crate::telemetry;
-use crate::web::{account, admin, assets, audit, headers, login, redirect, setup};
+use crate::web::{
+    account, admin, assets, audit, contacts, headers, inbox, login, public, redirect, setup,
+};
 use crate::{api, store};
 
 /// Form bodies are small; the CSV import sets its own larger limit.
@@ -78,7 +80,11 @@ impl Application {
         let login_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
         let totp_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
         let api_login_limit = ratelimit::limit(&trusted, Face::Json, every, 10)?;
+        let form_limit = ratelimit::limit(&trusted, Face::Page, Duration::from_secs(12), 5)?;
+        let captcha_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
         ratelimit::spawn_pruner(vec![
+            form_limit.clone(),
+            captcha_limit.clone(),
             login_limit.clone(),
             totp_limit.clone(),
             api_login_limit.clone(),
@@ -123,7 +129,20 @@ impl Application {
                 .service(api_scope(&api_login_limit))
                 .route("/healthz", web::get().to(healthz))
                 .route("/static/{file}", web::get().to(assets::serve))
-                .route("/", web::get().to(|| async { redirect("/login") }))
+                .service(
+                    web::resource("/").route(web::get().to(public::show)).route(
+                        web::post()
+                            .to(public::submit)
+                            .wrap(Governor::new(&form_limit)),
+                    ),
+                )
+                .route("/thanks", web::get().to(public::thanks))
+                .route(
+                    "/captcha",
+                    web::get()
+                        .to(public::image)
+                        .wrap(Governor::new(&captcha_limit)),
+                )
                 .service(
                     web::resource("/login")
                         .route(web::get().to(login::form))
@@ -167,8 +186,58 @@ impl Application {
                     web::post().to(account::regenerate_codes),
                 )
                 // Contact book pages (web::contacts) go here.
+                .route("/contacts", web::get().to(contacts::list))
+                .service(
+                    web::resource("/contacts/new")
+                        .route(web::get().to(contacts::new_form))
+                        .route(web::post().to(contacts::create)),
+                )
+                .service(
+                    web::resource("/contacts/import")
+                        .route(web::get().to(contacts::import_form))
+                        .route(web::post().to(contacts::import)),
+                )
+                .route("/contacts/export.csv", web::get().to(contacts::export))
+                .route("/contacts/{id}", web::get().to(contacts::show))
+                .service(
+                    web::resource("/contacts/{id}/edit")
+                        .route(web::get().to(contacts::edit_form))
+                        .route(web::post().to(contacts::update)),
+                )
+                .route(
+                    "/contacts/{id}/favorite",
+                    web::post().to(contacts::toggle_favorite),
+                )
+                .service(
+                    web::resource("/contacts/{id}/delete")
+                        .route(web::get().to(contacts::confirm_delete))
+                        .route(web::post().to(contacts::delete)),
+                )
                 .route("/audit", web::get().to(audit::mine))
                 .route("/admin/audit", web::get().to(audit::everyone))
+                .route(
+                    "/admin",
+                    web::get().to(|| async { redirect("/admin/submissions") }),
+                )
+                .route("/admin/submissions", web::get().to(inbox::list))
+                .route("/admin/submissions/{id}", web::get().to(inbox::show))
+                .route(
+                    "/admin/submissions/{id}/note",
+                    web::post().to(inbox::add_note),
+                )
+                .route(
+                    "/admin/submissions/{id}/status",
+                    web::post().to(inbox::set_status),
+                )
+                .route(
+                    "/admin/submissions/{id}/convert",
+                    web::post().to(inbox::convert),
+                )
+                .service(
+                    web::resource("/admin/submissions/{id}/delete")
+                        .route(web::get().to(inbox::confirm_delete))
+                        .route(web::post().to(inbox::delete)),
+                )
                 .service(
                     web::resource("/admin/users")
                         .route(web::get().to(admin::list))

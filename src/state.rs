@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::{self, KeyOrigin, Keys};
 use crate::crypto::token::sha256_hex;
+use crate::spam::phone::PhoneChecker;
 use crate::store;
 
 /// Memory the decrypted directories may use in total (about 250 bytes a contact).
@@ -19,6 +20,8 @@ pub struct AppState {
     pub keys: Keys,
     pub settings: Settings,
     pub clock: Clock,
+    /// The public form's phone check (one shared HTTP client).
+    pub phone: PhoneChecker,
     /// Decrypted search directories of recently used contact books.
     pub directories: DirectoryCache,
     /// SHA-256 of the one-time first-run setup token, while no admin exists.
@@ -32,11 +35,17 @@ impl AppState {
         std::fs::create_dir_all(&settings.data_dir)?;
         let (keys, origin) = keys::load_or_generate(&settings.keys, &settings.data_dir)?;
         let db = store::connect(&settings.database_url).await?;
+        let phone = PhoneChecker::new(
+            &settings.numverify_url,
+            settings.numverify_api_key.clone(),
+            &settings.default_country,
+        )?;
         let state = AppState {
             db,
             keys,
             settings,
             clock,
+            phone,
             directories: DirectoryCache::new(DIRECTORY_BUDGET_BYTES),
             setup_token_hash: Mutex::new(None),
         };

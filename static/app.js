@@ -75,20 +75,97 @@
     }, true);
   }
 
-  // ---------------------------------------------------------------------
-  // TODO (later): CAPTCHA refresh, e.g. a "New image" button beside the
-  // CAPTCHA that fetches a fresh challenge and swaps the image and its
-  // hidden token, without reloading the form.
-  //
-  // TODO (later): live form validation, e.g. on blur/input set
-  // aria-invalid and fill the .field-error element that follows the field,
-  // mirroring the server-side rules (the server stays the authority).
-  // Register both in the DOMContentLoaded handler below.
-  // ---------------------------------------------------------------------
+  // CAPTCHA refresh: the "New image" button (hidden without JS) asks the
+  // server for a fresh image; its answer replaces the old one server-side.
+  // The server limits how often this may happen.
+  function initCaptchaRefresh() {
+    var button = document.getElementById('captcha-refresh');
+    var image = document.getElementById('captcha-image');
+    var input = document.getElementById('captcha');
+    if (!button || !image) return;
+    button.hidden = false;
+    button.addEventListener('click', function () {
+      image.src = '/captcha?r=' + Date.now();
+      if (input) {
+        input.value = '';
+        input.focus();
+      }
+    });
+  }
+
+  // Live validation for forms marked data-live-validate: uses the browser's
+  // constraint checks (required, type, pattern, maxlength, min) and writes a
+  // plain message into the field's error element (aria-describedby). The
+  // server checks everything again; this only helps while typing.
+  function messageFor(field) {
+    var v = field.validity;
+    if (v.valid) return '';
+    if (v.valueMissing) return field.type === 'radio' ? 'Please choose one.' : 'This field is required.';
+    if (v.typeMismatch && field.type === 'email') return 'Enter a valid e-mail address, like name@example.com.';
+    if (v.patternMismatch && field.type === 'tel') return 'Use digits, spaces and + ( ) . - only (7 or more).';
+    if (v.tooLong) return 'This is too long.';
+    if (v.rangeUnderflow) return 'Choose today or a later date.';
+    return field.validationMessage || 'Please check this field.';
+  }
+
+  function errorElementOf(field) {
+    var ids = (field.getAttribute('aria-describedby') || '').split(/\s+/);
+    for (var i = 0; i < ids.length; i++) {
+      var el = ids[i] && document.getElementById(ids[i]);
+      if (el && el.classList.contains('field-error')) return el;
+    }
+    return null;
+  }
+
+  function showValidity(field) {
+    var target = field.type === 'radio' ? field.form.querySelector('input[type=radio][name="' + field.name + '"]') : field;
+    var box = errorElementOf(target);
+    if (!box) return true;
+    var message = messageFor(target.type === 'radio' ? target : field);
+    box.textContent = message;
+    if (message) {
+      target.setAttribute('aria-invalid', 'true');
+    } else {
+      target.removeAttribute('aria-invalid');
+    }
+    return !message;
+  }
+
+  function initLiveValidation() {
+    var forms = document.querySelectorAll('form[data-live-validate]');
+    Array.prototype.forEach.call(forms, function (form) {
+      var touched = {};
+      form.addEventListener('input', function (e) {
+        if (touched[e.target.name]) showValidity(e.target);
+      });
+      form.addEventListener('change', function (e) {
+        touched[e.target.name] = true;
+        showValidity(e.target);
+      });
+      form.addEventListener('focusout', function (e) {
+        if (!e.target.name || e.target.type === 'hidden') return;
+        touched[e.target.name] = true;
+        showValidity(e.target);
+      });
+      form.addEventListener('submit', function (e) {
+        var firstBad = null;
+        Array.prototype.forEach.call(form.elements, function (field) {
+          if (!field.name || field.type === 'hidden' || field.closest('.hp')) return;
+          if (!showValidity(field) && !firstBad) firstBad = field;
+        });
+        if (firstBad) {
+          e.preventDefault();
+          firstBad.focus();
+        }
+      });
+    });
+  }
 
   function init() {
     initSessionCountdown();
     initConfirmForms();
+    initCaptchaRefresh();
+    initLiveValidation();
   }
 
   if (document.readyState === 'loading') {

@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod directory;
+pub mod legacy;
 pub mod query;
 
 use std::collections::BTreeMap;
@@ -186,34 +187,53 @@ pub async fn create(
     draft: ContactDraft,
 ) -> Result<ContactView, BookError> {
     let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
+    let mut tx = store::begin_write(&state.db).await?;
+    let (view, version) = insert_in(&mut tx, state, user, contact).await?;
+    tx.commit().await?;
+    created_in_cache(state, user, &view, version);
+    Ok(view)
+}
+
+/// Adds a contact inside the caller's write transaction (with its audit row and the version
+/// bump). Returns the new book version; call [`created_in_cache`] after the commit.
+pub async fn insert_in(
+    tx: &mut sqlx::SqliteConnection,
+    state: &AppState,
+    user: &UserRow,
+    contact: Contact,
+) -> Result<(ContactView, i64), BookError> {
     let now = state.clock.now();
     let id = new_id();
     let row = seal(&state.keys, user.id, &id, &contact, now, now)?;
-    let mut tx = store::begin_write(&state.db).await?;
-    if !rows::insert(&mut tx, &row).await? {
-        let existing = rows::id_by_dup_key(&mut tx, user.id, &row.dup_key).await?;
+    if !rows::insert(tx, &row).await? {
+        let existing = rows::id_by_dup_key(tx, user.id, &row.dup_key).await?;
         return Err(BookError::Duplicate(existing));
     }
-    let version = rows::bump_version(&mut tx, user.id).await?;
+    let version = rows::bump_version(tx, user.id).await?;
     audit::record(
-        &mut tx,
+        tx,
         now,
         actor(user),
         action::ADD_CONTACT,
         &format!("id={id}"),
     )
     .await?;
-    tx.commit().await?;
-    let view = ContactView {
-        id,
-        contact,
-        created: now,
-        updated: now,
-    };
+    Ok((
+        ContactView {
+            id,
+            contact,
+            created: now,
+            updated: now,
+        },
+        version,
+    ))
+}
+
+/// Lets the cached directory know about a committed [`insert_in`].
+pub fn created_in_cache(state: &AppState, user: &UserRow, view: &ContactView, version: i64) {
     state
         .directories
-        .apply(user.id, version, Change::Upsert(entry_of(&view)));
-    Ok(view)
+        .apply(user.id, version, Change::Upsert(entry_of(view)));
 }
 
 /// Overwrites the fields the draft carries; the others keep their value (PUT semantics).

@@ -4,6 +4,7 @@ pub mod contact;
 pub mod paging;
 pub mod password;
 mod role;
+pub mod submission;
 mod username;
 
 pub use password::Password;

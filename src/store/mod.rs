@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod contacts;
 pub mod sessions;
+pub mod submissions;
 pub mod tokens;
 pub mod users;
 

@@ -5,16 +5,19 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod audit;
+pub mod contacts;
 pub mod headers;
+pub mod inbox;
 pub mod login;
 pub mod page;
+pub mod public;
 pub mod setup;
 pub mod upload;
 
 use actix_web::{HttpResponse, http::header};
 
 /// Where a signed-in person lands.
-pub const HOME: &str = "/account";
+pub const HOME: &str = "/contacts";
 
 /// `303 See Other` to `to` (POST → redirect → GET).
 pub fn redirect(to: &str) -> HttpResponse {

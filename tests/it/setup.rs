@@ -70,7 +70,7 @@ async fn first_run_link_creates_the_admin_who_must_enrol_totp() {
     assert_eq!(location(&res), "/account/totp");
 
     // Until TOTP is on, the admin is sent to enrolment from everywhere else.
-    for page in ["/account", "/admin/users", "/audit"] {
+    for page in ["/account", "/contacts", "/admin/users", "/audit"] {
         let res = app.get(&client, page).await;
         assert_eq!(res.status(), 303, "{page}");
         assert_eq!(location(&res), "/account/totp");

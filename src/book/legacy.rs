@@ -1,0 +1,908 @@
+//! `contact-vault import-legacy DIR`: brings the data folder of the old Flask app
+//! "secure_contact_book" (v2, and the older single-user v1) into this app.
+//!
+//! The folder holds:
+//! - `key.key`: the old Fernet key (required);
+//! - `user_db.json` (required): in v2 a map `{"<name>": {"username", "password", "role",
+//!   "created"}}`; v1 held one user, either wrapped the same way or as the bare object
+//!   `{"username": "...", "password": "..."}`. Both are read (a top-level object whose
+//!   `username` is a string is the bare form; otherwise every value must be a user record, whose
+//!   `username` defaults to its key). `password` is `{"hash": hex, "salt": hex}` (PBKDF2) or a
+//!   bare 64-hex SHA-256 digest; both are stored in the legacy forms of
+//!   [`crate::crypto::password`] and become Argon2id at the user's next sign-in. A role other
+//!   than `admin` becomes `user`; `created` is kept when it parses;
+//! - `contact_db.json`: a list of contacts whose six text fields are Fernet tokens (`""` is
+//!   empty). v1 contacts have no `owner` (they go to the file's only user) and no `id` (their
+//!   identity for re-runs is a digest of the record);
+//! - `audit_log.json`: a list of `{id, timestamp, username, action, detail}`. The old `detail`
+//!   is never copied (the old app wrote contact names into it). v1 had no such file: a missing
+//!   `contact_db.json` or `audit_log.json` counts as empty.
+//!
+//! Everything is parsed, decrypted and validated before the database is touched, and written
+//! in one transaction: any bad record fails the whole import with a message naming it, and
+//! nothing is stored. Records already imported (by legacy id) and users that already exist are
+//! skipped, so running the import again adds nothing. Messages and the summary never carry a
+//! decrypted field or a password hash.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::audit::{self, Actor, action};
+use crate::crypto::FieldCipher;
+use crate::crypto::password::{legacy_pbkdf2_stored, legacy_sha256_stored};
+use crate::crypto::token::{new_id, sha256_hex};
+use crate::domain::contact::{Contact, ContactDraft, split_tags};
+use crate::domain::{Role, Username};
+use crate::state::AppState;
+use crate::store::{self, contacts, users};
+
+const KEY_FILE: &str = "key.key";
+const USER_FILE: &str = "user_db.json";
+const CONTACT_FILE: &str = "contact_db.json";
+const AUDIT_FILE: &str = "audit_log.json";
+
+/// Longest action name kept from the old log.
+const MAX_ACTION: usize = 40;
+/// The action of an old event whose action had no usable character.
+const UNKNOWN_ACTION: &str = "LEGACY_EVENT";
+
+/// What an import did, in counts only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LegacySummary {
+    pub users_added: usize,
+    /// Users whose name already exists here (left untouched).
+    pub users_skipped: usize,
+    pub contacts_added: usize,
+    /// Contacts imported before, or duplicating a contact of the same owner.
+    pub contacts_skipped: usize,
+    pub events_added: usize,
+    /// Audit events imported before.
+    pub events_skipped: usize,
+}
+
+impl LegacySummary {
+    /// The detail of the `IMPORT_LEGACY` audit row: counts, never names.
+    fn audit_detail(&self) -> String {
+        format!(
+            "users_added={} users_skipped={} contacts_added={} contacts_skipped={} \
+             events_added={} events_skipped={}",
+            self.users_added,
+            self.users_skipped,
+            self.contacts_added,
+            self.contacts_skipped,
+            self.events_added,
+            self.events_skipped
+        )
+    }
+}
+
+impl fmt::Display for LegacySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "legacy import done")?;
+        writeln!(
+            f,
+            "  users:    {} added, {} skipped (already present)",
+            self.users_added, self.users_skipped
+        )?;
+        writeln!(
+            f,
+            "  contacts: {} added, {} skipped (already imported or duplicates)",
+            self.contacts_added, self.contacts_skipped
+        )?;
+        writeln!(
+            f,
+            "  events:   {} added, {} skipped (already imported)",
+            self.events_added, self.events_skipped
+        )?;
+        writeln!(
+            f,
+            "Old audit details were withheld (they may name contacts); each copied event \
+             records legacy_id=<old id> instead."
+        )?;
+        write!(
+            f,
+            "Imported users sign in with their old password, which is then upgraded to \
+             Argon2id; admins must enrol TOTP at that sign-in."
+        )
+    }
+}
+
+/// A user of `user_db.json`, ready to store. No `Debug` derive: it holds a password hash.
+struct LegacyUser {
+    username: Username,
+    /// The hash in one of the legacy forms of `crypto::password`.
+    stored_hash: String,
+    role: Role,
+    created: Option<i64>,
+}
+
+impl fmt::Debug for LegacyUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LegacyUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The identity of an old record for `legacy_imports`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LegacyId {
+    value: String,
+    /// False when the record had no usable id and `value` is a digest of its content.
+    given: bool,
+}
+
+/// A contact of `contact_db.json`, decrypted and validated. No `Debug`: it holds plaintext.
+struct LegacyContact {
+    /// Where the record sits, for messages: `contact_db.json record 2 (id b83e…)`.
+    at: String,
+    id: LegacyId,
+    owner: Username,
+    contact: Contact,
+    created: Option<i64>,
+    updated: Option<i64>,
+}
+
+/// An event of `audit_log.json`, without its old detail.
+#[derive(Debug)]
+struct LegacyEvent {
+    id: LegacyId,
+    ts: i64,
+    /// The old username when it is a valid one, else a placeholder.
+    username: String,
+    /// Whether `username` is a real (valid) name that may match a user.
+    named: bool,
+    action: String,
+}
+
+/// Everything a folder holds, checked, before anything is written.
+struct LegacyFolder {
+    users: Vec<LegacyUser>,
+    contacts: Vec<LegacyContact>,
+    events: Vec<LegacyEvent>,
+}
+
+/// Imports the legacy data folder `dir`. See the module documentation.
+pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySummary> {
+    let folder = read_folder(dir)?;
+    let now = state.clock.now();
+    let mut summary = LegacySummary::default();
+    let mut tx = store::begin_write(&state.db).await?;
+    // Username -> user id here, for owners and audit actors; None for names with no user.
+    let mut ids: HashMap<String, Option<i64>> = HashMap::new();
+
+    let cli = Actor {
+        user_id: None,
+        username: "cli",
+    };
+    for user in &folder.users {
+        let name = user.username.as_str();
+        if let Some(existing) = users::find_by_username(&mut tx, name).await? {
+            summary.users_skipped += 1;
+            ids.insert(name.to_string(), Some(existing.id));
+            continue;
+        }
+        let created = user.created.unwrap_or(now);
+        let id = users::create(
+            &mut tx,
+            &user.username,
+            &user.stored_hash,
+            user.role,
+            created,
+        )
+        .await?
+        .with_context(|| format!("{USER_FILE} user {name}: the name is taken"))?;
+        audit::record(
+            &mut tx,
+            now,
+            cli,
+            action::CREATE_USER,
+            &format!(
+                "user_id={id} username={name} role={} via=import-legacy",
+                user.role.as_str()
+            ),
+        )
+        .await?;
+        summary.users_added += 1;
+        ids.insert(name.to_string(), Some(id));
+    }
+
+    let mut owners = BTreeSet::new();
+    for c in &folder.contacts {
+        let Some(owner_id) = user_id(&mut tx, &mut ids, c.owner.as_str()).await? else {
+            bail!(
+                "{}: owner {} is neither in {USER_FILE} nor a user of this app",
+                c.at,
+                c.owner
+            );
+        };
+        if !contacts::mark_legacy_imported(&mut tx, "contact", &c.id.value).await? {
+            summary.contacts_skipped += 1;
+            continue;
+        }
+        let created = c.created.unwrap_or(now);
+        let updated = c.updated.unwrap_or(created);
+        let row = super::seal(
+            &state.keys,
+            owner_id,
+            &new_id(),
+            &c.contact,
+            created,
+            updated,
+        )?;
+        if contacts::insert(&mut tx, &row).await? {
+            summary.contacts_added += 1;
+            owners.insert(owner_id);
+        } else {
+            summary.contacts_skipped += 1;
+        }
+    }
+    for owner_id in owners {
+        contacts::bump_version(&mut tx, owner_id).await?;
+    }
+
+    for event in &folder.events {
+        if !contacts::mark_legacy_imported(&mut tx, "audit", &event.id.value).await? {
+            summary.events_skipped += 1;
+            continue;
+        }
+        let user_id = if event.named {
+            user_id(&mut tx, &mut ids, &event.username).await?
+        } else {
+            None
+        };
+        let actor = Actor {
+            user_id,
+            username: &event.username,
+        };
+        let detail = format!("legacy_id={}", event.id.value);
+        audit::record(&mut tx, event.ts, actor, &event.action, &detail).await?;
+        summary.events_added += 1;
+    }
+
+    audit::record(
+        &mut tx,
+        now,
+        cli,
+        action::IMPORT_LEGACY,
+        &summary.audit_detail(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// The id of the user called `name` here, remembered in `ids`.
+async fn user_id(
+    db: &mut sqlx::SqliteConnection,
+    ids: &mut HashMap<String, Option<i64>>,
+    name: &str,
+) -> sqlx::Result<Option<i64>> {
+    if let Some(id) = ids.get(name) {
+        return Ok(*id);
+    }
+    let id = users::find_by_username(db, name).await?.map(|u| u.id);
+    ids.insert(name.to_string(), id);
+    Ok(id)
+}
+
+/// Reads, parses, decrypts and validates the whole folder.
+fn read_folder(dir: &Path) -> anyhow::Result<LegacyFolder> {
+    let key_path = dir.join(KEY_FILE);
+    let key = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("cannot read {}", key_path.display()))?;
+    // Never echo the key: the message names the file only.
+    let cipher = FieldCipher::from_keys(&[key.trim()])
+        .ok_or_else(|| anyhow!("{KEY_FILE} does not hold a Fernet key"))?;
+
+    let user_db = read_json(dir, USER_FILE, false)?
+        .ok_or_else(|| anyhow!("{USER_FILE} is missing in {}", dir.display()))?;
+    let users = parse_users(&user_db)?;
+
+    let contacts = match read_json(dir, CONTACT_FILE, true)? {
+        Some(value) => {
+            let only = match users.as_slice() {
+                [one] => Some(&one.username),
+                _ => None,
+            };
+            let records = as_records(&value, CONTACT_FILE)?;
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, record)| parse_contact(&cipher, i + 1, record, only, users.len()))
+                .collect::<anyhow::Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+
+    let events = match read_json(dir, AUDIT_FILE, true)? {
+        Some(value) => as_records(&value, AUDIT_FILE)?
+            .iter()
+            .enumerate()
+            .map(|(i, record)| parse_event(i + 1, record))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(LegacyFolder {
+        users,
+        contacts,
+        events,
+    })
+}
+
+/// The JSON in `dir/file`; `None` when an optional file is absent or blank.
+fn read_json(dir: &Path, file: &str, optional: bool) -> anyhow::Result<Option<Value>> {
+    let path = dir.join(file);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if optional && text.trim().is_empty() {
+        return Ok(None);
+    }
+    // serde_json's syntax errors give a position, never the content.
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| anyhow!("{file} is not valid JSON: {e}"))
+}
+
+/// The records of a list file (`contact_db.json`, `audit_log.json`).
+fn as_records<'a>(value: &'a Value, file: &str) -> anyhow::Result<Vec<&'a Map<String, Value>>> {
+    let list = value
+        .as_array()
+        .ok_or_else(|| anyhow!("{file}: expected a list of records"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_object()
+                .ok_or_else(|| anyhow!("{file} record {}: not an object", i + 1))
+        })
+        .collect()
+}
+
+/// The users of `user_db.json`, in either shape (see the module documentation).
+fn parse_users(db: &Value) -> anyhow::Result<Vec<LegacyUser>> {
+    let top = db
+        .as_object()
+        .ok_or_else(|| anyhow!("{USER_FILE}: expected an object"))?;
+    let records: Vec<(Option<&str>, &Map<String, Value>)> =
+        if top.get("username").is_some_and(Value::is_string) {
+            vec![(None, top)]
+        } else {
+            top.iter()
+                .map(|(key, v)| {
+                    v.as_object()
+                        .map(|record| (Some(key.as_str()), record))
+                        .ok_or_else(|| anyhow!("{USER_FILE} user {}: not an object", shown(key)))
+                })
+                .collect::<anyhow::Result<_>>()?
+        };
+    let mut seen = BTreeSet::new();
+    let mut users = Vec::with_capacity(records.len());
+    for (key, record) in records {
+        let user = parse_user(key, record)?;
+        if !seen.insert(user.username.to_string()) {
+            bail!("{USER_FILE} user {}: listed twice", user.username);
+        }
+        users.push(user);
+    }
+    Ok(users)
+}
+
+/// One user record; `key` is its key in the v2 map.
+fn parse_user(key: Option<&str>, record: &Map<String, Value>) -> anyhow::Result<LegacyUser> {
+    let raw_name = match (record.get("username"), key) {
+        (Some(Value::String(name)), _) => name.as_str(),
+        (None | Some(Value::Null), Some(key)) => key,
+        _ => bail!("{USER_FILE}: a user record has no username"),
+    };
+    let at = format!("{USER_FILE} user {}", shown(raw_name));
+    let username = Username::parse(raw_name).map_err(|m| anyhow!("{at}: username: {m}"))?;
+    if let Some(key) = key
+        && Username::parse(key).ok().as_ref() != Some(&username)
+    {
+        bail!("{at}: the username differs from its key {}", shown(key));
+    }
+    let stored_hash = stored_hash(record.get("password")).map_err(|m| anyhow!("{at}: {m}"))?;
+    let role = match record.get("role") {
+        Some(Value::String(role)) => Role::from_db(&role.trim().to_ascii_lowercase()),
+        _ => Role::User,
+    };
+    Ok(LegacyUser {
+        username,
+        stored_hash,
+        role,
+        created: record.get("created").and_then(timestamp_of),
+    })
+}
+
+/// The stored form of an old password value. Errors never include the value.
+fn stored_hash(password: Option<&Value>) -> Result<String, String> {
+    match password {
+        Some(Value::String(hex)) => legacy_sha256_stored(hex.trim())
+            .ok_or_else(|| "password: not a 64-hex SHA-256 digest".to_string()),
+        Some(Value::Object(p)) => match (p.get("hash"), p.get("salt")) {
+            (Some(Value::String(hash)), Some(Value::String(salt))) => {
+                legacy_pbkdf2_stored(hash.trim(), salt.trim()).ok_or_else(|| {
+                    "password: PBKDF2 hash or salt is not in the expected hex form".to_string()
+                })
+            }
+            _ => Err("password: expected {\"hash\", \"salt\"}".to_string()),
+        },
+        None | Some(Value::Null) => Err("password: missing".to_string()),
+        Some(_) => Err("password: not a supported legacy hash form".to_string()),
+    }
+}
+
+/// The owner of a contact: its `owner`, or the only user of the file when it has none.
+fn owner_of(
+    raw: Option<&Value>,
+    only_user: Option<&Username>,
+    user_count: usize,
+) -> Result<Username, String> {
+    match raw {
+        Some(Value::String(name)) if !name.trim().is_empty() => {
+            Username::parse(name).map_err(|m| format!("owner: {m}"))
+        }
+        None | Some(Value::Null) | Some(Value::String(_)) => only_user.cloned().ok_or_else(|| {
+            format!(
+                "owner: missing, and {USER_FILE} holds {user_count} users, so it cannot be \
+                 told whose contact this is"
+            )
+        }),
+        Some(_) => Err("owner: not a string".to_string()),
+    }
+}
+
+/// An old record's id: a short plain `id`, or else a digest of the whole record, which is
+/// stable across runs on the same file (v1 records had no id).
+fn legacy_id_of(record: &Map<String, Value>) -> LegacyId {
+    let plain = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    };
+    match record.get("id") {
+        Some(Value::String(id)) if plain(id) => LegacyId {
+            value: id.clone(),
+            given: true,
+        },
+        Some(Value::Number(n)) => LegacyId {
+            value: n.to_string(),
+            given: true,
+        },
+        _ => LegacyId {
+            // serde_json's map is sorted, so the text (and its digest) is canonical.
+            value: format!(
+                "sha256-{}",
+                sha256_hex(&Value::Object(record.clone()).to_string())
+            ),
+            given: false,
+        },
+    }
+}
+
+fn at(file: &str, index: usize, id: &LegacyId) -> String {
+    if id.given {
+        format!("{file} record {index} (id {})", id.value)
+    } else {
+        format!("{file} record {index}")
+    }
+}
+
+/// A contact record: owner, decrypted fields (validated), tags, favorite, times.
+fn parse_contact(
+    cipher: &FieldCipher,
+    index: usize,
+    record: &Map<String, Value>,
+    only_user: Option<&Username>,
+    user_count: usize,
+) -> anyhow::Result<LegacyContact> {
+    let id = legacy_id_of(record);
+    let at = at(CONTACT_FILE, index, &id);
+    let fail = |m: String| anyhow!("{at}: {m}");
+    let owner = owner_of(record.get("owner"), only_user, user_count).map_err(fail)?;
+    let field = |name: &str| -> Result<String, String> {
+        match record.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(token)) if token.trim().is_empty() => Ok(String::new()),
+            Some(Value::String(token)) => cipher
+                .decrypt(token.trim())
+                .map_err(|_| format!("{name}: cannot be decrypted with the key in {KEY_FILE}")),
+            Some(_) => Err(format!("{name}: not a string")),
+        }
+    };
+    let tags = match record.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(cell)) => split_tags(cell),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|t| t.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| fail("tags: not a list of strings".into()))?,
+        Some(_) => return Err(fail("tags: not a list of strings".into())),
+    };
+    let favorite = match record.get("favorite") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(fail("favorite: not true or false".into())),
+    };
+    let time = |name: &str| -> Result<Option<i64>, String> {
+        match record.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => timestamp_of(v)
+                .map(Some)
+                .ok_or_else(|| format!("{name}: not a date and time")),
+        }
+    };
+    let draft = ContactDraft {
+        name: Some(field("name").map_err(fail)?),
+        phone: Some(field("phone").map_err(fail)?),
+        email: Some(field("email").map_err(fail)?),
+        address: Some(field("address").map_err(fail)?),
+        company: Some(field("company").map_err(fail)?),
+        notes: Some(field("notes").map_err(fail)?),
+        tags: Some(tags),
+        favorite: Some(favorite),
+    };
+    // The validation messages name rules, never the values.
+    let contact = Contact::parse(draft).map_err(|fields| {
+        let list: Vec<String> = fields.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        fail(list.join("; "))
+    })?;
+    Ok(LegacyContact {
+        id,
+        owner,
+        contact,
+        created: time("created").map_err(fail)?,
+        updated: time("updated").map_err(fail)?,
+        at,
+    })
+}
+
+/// An audit event; its old `detail` is dropped.
+fn parse_event(index: usize, record: &Map<String, Value>) -> anyhow::Result<LegacyEvent> {
+    let id = legacy_id_of(record);
+    let at = at(AUDIT_FILE, index, &id);
+    let ts = record
+        .get("timestamp")
+        .and_then(timestamp_of)
+        .ok_or_else(|| anyhow!("{at}: timestamp: missing or not a date and time"))?;
+    let raw_name = record.get("username").and_then(Value::as_str).unwrap_or("");
+    let (username, named) = match Username::parse(raw_name) {
+        Ok(name) => (name.to_string(), true),
+        Err(_) if raw_name.trim().is_empty() => ("(none)".to_string(), false),
+        Err(_) => ("(invalid name)".to_string(), false),
+    };
+    let action = sanitize_action(record.get("action").and_then(Value::as_str).unwrap_or(""));
+    Ok(LegacyEvent {
+        id,
+        ts,
+        username,
+        named,
+        action,
+    })
+}
+
+/// An old action name as an action here: upper-cased, only `A-Z` and `_`, at most 40
+/// characters; `LEGACY_EVENT` when nothing is left.
+pub fn sanitize_action(raw: &str) -> String {
+    let kept: String = raw
+        .to_uppercase()
+        .chars()
+        .filter(|c| c.is_ascii_uppercase() || *c == '_')
+        .take(MAX_ACTION)
+        .collect();
+    if kept.is_empty() {
+        UNKNOWN_ACTION.to_string()
+    } else {
+        kept
+    }
+}
+
+/// Unix seconds of an old timestamp: RFC 3339 (`2025-06-03T09:00:00+00:00`), or Python's
+/// `isoformat()` without an offset (`2025-06-03T09:00:00.123456`, also with a space for the
+/// `T`), taken as UTC.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let naive = time::macros::format_description!(
+        version = 2,
+        "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    PrimitiveDateTime::parse(text, &naive)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// A timestamp as text (see [`parse_timestamp`]) or as Unix seconds.
+fn timestamp_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::String(text) => parse_timestamp(text),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// A name from the file, quoted and cut short, for messages.
+fn shown(name: &str) -> String {
+    let cut: String = name.chars().take(40).collect();
+    format!("{cut:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    // From ../shared/fixtures/legacy-v2 (written by Python's cryptography and hashlib).
+    const KEY: &str = "N0_kysu-C8Zi-sppWVe6p4Mlypvnn_Duk2Nf5iRNgQA=";
+    const LENA: &str = "gAAAAABrBINxsAUI0OleyDtqGwLOHXFut7eh2VafYqPc4p3SBnvdO-d6KUeg8o2a8vrC63KsW4g0QBbaNQY0HsCY-LaErSIbOA==";
+    const LENA_PHONE: &str = "gAAAAABrBINxzv6LG4UpYqNCs-lRdQYmDlCbovUk3L_shmZ1ddHl4r0Hnro1tUQFhNdZMCn1OHlEHZwf5vO77EWAq59M9NQh_w==";
+    const SHA: &str = "d5ee4fc01c4c7245a1bd534ac7173e591bdef8c7a7cf8ec5fcff40f9ce161ca8";
+    const PBKDF2_HASH: &str = "d907e4551f4d6d4b9eea034d510dd020349bfafd2a8efa5df6ee21953fcf5b34";
+    const PBKDF2_SALT: &str = "b6de95256eba1c2b5071cafb74ebcd1b2575ba66cb9a7132317a7384a84cb32d";
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn legacy_user_db_v2_map() {
+        let db = json!({
+            "admin": {"username": "admin", "password": {"hash": PBKDF2_HASH, "salt": PBKDF2_SALT},
+                      "role": "admin", "created": "2025-06-01T09:00:00+00:00"},
+            "maria": {"username": "maria", "password": SHA, "role": "user",
+                      "created": "2025-06-02T09:00:00+00:00"},
+        });
+        let users = parse_users(&db).unwrap();
+        assert_eq!(users.len(), 2);
+        let admin = users
+            .iter()
+            .find(|u| u.username.as_str() == "admin")
+            .unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        assert_eq!(
+            admin.stored_hash,
+            legacy_pbkdf2_stored(PBKDF2_HASH, PBKDF2_SALT).unwrap()
+        );
+        assert_eq!(admin.created, Some(1_748_768_400));
+        let maria = users
+            .iter()
+            .find(|u| u.username.as_str() == "maria")
+            .unwrap();
+        assert_eq!(maria.role, Role::User);
+        assert_eq!(maria.stored_hash, legacy_sha256_stored(SHA).unwrap());
+    }
+
+    #[test]
+    fn legacy_user_db_v1_bare_and_wrapped() {
+        let bare = parse_users(&json!({"username": "guru", "password": SHA})).unwrap();
+        assert_eq!(bare.len(), 1);
+        assert_eq!(bare[0].username.as_str(), "guru");
+        assert_eq!(bare[0].role, Role::User);
+        assert_eq!(bare[0].created, None);
+
+        // Wrapped under its name, with the username left to the key.
+        let wrapped = parse_users(&json!({"Guru": {"password": SHA, "role": "root"}})).unwrap();
+        assert_eq!(wrapped[0].username.as_str(), "guru");
+        assert_eq!(wrapped[0].role, Role::User, "unknown roles become user");
+    }
+
+    #[test]
+    fn legacy_user_db_rejects_bad_records_without_echoing_hashes() {
+        let bad_name = parse_users(&json!({"x": {"username": "x", "password": SHA}}));
+        assert!(bad_name.unwrap_err().to_string().contains("username"));
+
+        let mismatch = parse_users(&json!({"maria": {"username": "anna", "password": SHA}}));
+        assert!(mismatch.unwrap_err().to_string().contains("differs"));
+
+        let twice = parse_users(&json!({
+            "Maria": {"password": SHA}, "maria": {"password": SHA}
+        }));
+        assert!(twice.unwrap_err().to_string().contains("twice"));
+
+        for password in [
+            json!("abc123"),
+            json!({"hash": "zz", "salt": PBKDF2_SALT}),
+            json!({"hash": PBKDF2_HASH}),
+            json!(42),
+        ] {
+            let err = parse_users(&json!({"maria": {"password": password}}))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("user_db.json user \"maria\": password:"),
+                "{err}"
+            );
+            assert!(
+                !err.contains(PBKDF2_SALT) && !err.contains("abc123"),
+                "{err}"
+            );
+        }
+        assert!(parse_users(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn legacy_hash_forms() {
+        assert_eq!(
+            stored_hash(Some(&json!(SHA))).unwrap(),
+            format!("legacy-sha256${SHA}")
+        );
+        assert_eq!(
+            stored_hash(Some(&json!({"hash": PBKDF2_HASH, "salt": PBKDF2_SALT}))).unwrap(),
+            format!("legacy-pbkdf2${PBKDF2_SALT}${PBKDF2_HASH}")
+        );
+        assert!(stored_hash(None).is_err());
+        assert!(stored_hash(Some(&json!("$argon2id$v=19$..."))).is_err());
+    }
+
+    #[test]
+    fn legacy_ownerless_contacts_go_to_the_only_user() {
+        let guru = Username::parse("guru").unwrap();
+        assert_eq!(owner_of(None, Some(&guru), 1).unwrap(), guru);
+        assert_eq!(owner_of(Some(&json!("")), Some(&guru), 1).unwrap(), guru);
+        assert_eq!(
+            owner_of(Some(&json!("Maria")), Some(&guru), 1)
+                .unwrap()
+                .as_str(),
+            "maria"
+        );
+        let err = owner_of(None, None, 2).unwrap_err();
+        assert!(err.contains("holds 2 users"), "{err}");
+        assert!(owner_of(Some(&json!(7)), Some(&guru), 1).is_err());
+    }
+
+    #[test]
+    fn legacy_contact_decrypts_python_tokens_and_names_bad_records() {
+        let cipher = FieldCipher::from_keys(&[KEY]).unwrap();
+        let record = obj(json!({
+            "id": "b83e0b3e-1497-42b4-99e8-b8e2de3df3e6", "owner": "maria",
+            "name": LENA, "phone": LENA_PHONE, "email": "", "address": "", "company": "",
+            "notes": "", "tags": ["work", "de"], "favorite": true,
+            "created": "2025-06-03T09:00:00+00:00", "updated": "2025-06-04T09:00:00+00:00",
+        }));
+        let c = parse_contact(&cipher, 1, &record, None, 2).unwrap();
+        assert_eq!(c.contact.name, "Lena Fischer");
+        assert_eq!(c.contact.phone, "+49 30 901820");
+        assert_eq!(c.contact.email, "");
+        assert_eq!(c.contact.tags, ["work", "de"]);
+        assert!(c.contact.favorite);
+        assert_eq!(c.owner.as_str(), "maria");
+        assert_eq!(c.created, Some(1_748_941_200));
+        assert_eq!(c.updated, Some(1_749_027_600));
+        assert!(c.id.given);
+
+        let mut broken = record.clone();
+        broken.insert("name".into(), json!(LENA.replace("sAUI", "sAUJ")));
+        let err = parse_contact(&cipher, 2, &broken, None, 2)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            "contact_db.json record 2 (id b83e0b3e-1497-42b4-99e8-b8e2de3df3e6): name: cannot \
+             be decrypted with the key in key.key"
+        );
+
+        let mut no_phone = record.clone();
+        no_phone.insert("phone".into(), json!(""));
+        let err = parse_contact(&cipher, 3, &no_phone, None, 2)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("record 3") && err.contains("phone: "), "{err}");
+        assert!(!err.contains("Lena"), "{err}");
+    }
+
+    #[test]
+    fn legacy_ids_are_given_or_a_stable_digest() {
+        let given = legacy_id_of(&obj(json!({"id": "1a2b3c4d"})));
+        assert_eq!(given.value, "1a2b3c4d");
+        assert!(given.given);
+        assert_eq!(legacy_id_of(&obj(json!({"id": 7}))).value, "7");
+
+        let v1 = obj(json!({"name": LENA, "phone": LENA_PHONE}));
+        let a = legacy_id_of(&v1);
+        assert!(!a.given && a.value.starts_with("sha256-"));
+        assert_eq!(a, legacy_id_of(&v1.clone()));
+        let odd = legacy_id_of(&obj(json!({"id": "Lena Fischer's card"})));
+        assert!(!odd.given, "an id that is not plain is not copied");
+    }
+
+    #[test]
+    fn legacy_action_sanitising() {
+        assert_eq!(sanitize_action("ADD_CONTACT"), "ADD_CONTACT");
+        assert_eq!(sanitize_action("login_ok"), "LOGIN_OK");
+        assert_eq!(
+            sanitize_action("Delete contact: Lena!"),
+            "DELETECONTACTLENA"
+        );
+        assert_eq!(sanitize_action("x".repeat(100).as_str()).len(), 40);
+        assert_eq!(sanitize_action("42 <>"), "LEGACY_EVENT");
+        assert_eq!(sanitize_action(""), "LEGACY_EVENT");
+    }
+
+    #[test]
+    fn legacy_timestamp_parsing() {
+        assert_eq!(
+            parse_timestamp("2025-06-03T09:00:00+00:00"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(
+            parse_timestamp("2025-06-03T11:00:00+02:00"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(parse_timestamp("2025-06-03T09:00:00Z"), Some(1_748_941_200));
+        assert_eq!(
+            parse_timestamp("2025-06-03T09:00:00.123456"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(parse_timestamp("2025-06-03 09:00:00"), Some(1_748_941_200));
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(timestamp_of(&json!(1_748_941_200)), Some(1_748_941_200));
+        assert_eq!(timestamp_of(&json!(true)), None);
+    }
+
+    #[test]
+    fn legacy_events_drop_the_old_detail() {
+        let e = parse_event(
+            1,
+            &obj(
+                json!({"id": "1a2b3c4d", "timestamp": "2025-06-03T09:00:00+00:00",
+                        "username": "maria", "action": "ADD_CONTACT", "detail": "Lena Fischer"}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(e.ts, 1_748_941_200);
+        assert_eq!((e.username.as_str(), e.named), ("maria", true));
+        assert!(!format!("{e:?}").contains("Lena"));
+
+        let odd = parse_event(
+            2,
+            &obj(json!({"timestamp": "2025-06-03T09:00:00", "username": "hunter2 typed here"})),
+        )
+        .unwrap();
+        assert_eq!(
+            (odd.username.as_str(), odd.named),
+            ("(invalid name)", false)
+        );
+        assert_eq!(odd.action, "LEGACY_EVENT");
+
+        let err = parse_event(3, &obj(json!({"id": "x1", "timestamp": "soon"}))).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("audit_log.json record 3 (id x1): timestamp")
+        );
+    }
+
+    #[test]
+    fn legacy_summary_counts_only() {
+        let s = LegacySummary {
+            users_added: 2,
+            contacts_added: 3,
+            events_added: 2,
+            ..Default::default()
+        };
+        let text = s.to_string();
+        assert!(text.contains("users:    2 added, 0 skipped"), "{text}");
+        assert!(text.contains("withheld"), "{text}");
+        assert_eq!(
+            s.audit_detail(),
+            "users_added=2 users_skipped=0 contacts_added=3 contacts_skipped=0 events_added=2 \
+             events_skipped=0"
+        );
+    }
+}

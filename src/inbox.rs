@@ -1,0 +1,330 @@
+//! The inbox of public form submissions: storing them encrypted, and what admins do with them
+//! (read, annotate, set a status, delete, turn into a contact). Every action is audited with
+//! ids only.
+
+use crate::audit::{self, Actor, action};
+use crate::auth::flows::actor;
+use crate::book::{self, BookError};
+use crate::crypto::blind;
+use crate::crypto::keys::Keys;
+use crate::crypto::token::new_id;
+use crate::domain::contact::{Contact, ContactDraft, phone_digits};
+use crate::domain::paging::Paging;
+use crate::domain::submission::Submission;
+use crate::error::AppError;
+use crate::spam::phone::PhoneInfo;
+use crate::state::AppState;
+use crate::store::submissions::{self as rows, SubmissionRow};
+use crate::store::{self, users::UserRow};
+
+pub const STATUSES: [&str; 4] = ["new", "contacted", "closed", "spam"];
+pub const MAX_NOTE: usize = 2000;
+
+/// A decrypted submission.
+#[derive(Clone, Debug)]
+pub struct SubmissionView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub message: String,
+    pub preferred_time: String,
+    pub preferred_date: Option<String>,
+    pub status: String,
+    pub verification: String,
+    pub line_type: Option<String>,
+    pub carrier: Option<String>,
+    pub country: Option<String>,
+    pub contact_id: Option<String>,
+    pub created: i64,
+    /// Which message of this sender it is (1 = first).
+    pub nth: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NoteView {
+    pub author: String,
+    pub body: String,
+    pub created: i64,
+}
+
+/// The blind index that recognises a repeat sender: normalised e-mail + phone digits.
+pub fn repeat_key(keys: &Keys, email: &str, phone: &str) -> String {
+    let scope = blind::scope_key(&keys.blind_index_key, "submissions");
+    blind::index(
+        &scope,
+        "repeat",
+        &format!(
+            "{}\u{0}{}",
+            email.trim().to_lowercase(),
+            phone_digits(phone)
+        ),
+    )
+}
+
+fn open(keys: &Keys, row: SubmissionRow) -> Result<SubmissionView, AppError> {
+    let field = |t: &str| {
+        keys.cipher
+            .decrypt(t)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("submission {}: {e}", row.id)))
+    };
+    Ok(SubmissionView {
+        name: field(&row.name)?,
+        email: field(&row.email)?,
+        phone: field(&row.phone)?,
+        message: field(&row.message)?,
+        id: row.id,
+        preferred_time: row.preferred_time,
+        preferred_date: row.preferred_date,
+        status: row.status,
+        verification: row.verification,
+        line_type: row.line_type,
+        carrier: row.carrier,
+        country: row.country,
+        contact_id: row.contact_id,
+        created: row.created,
+        nth: row.nth,
+    })
+}
+
+/// Stores a visitor's message.
+pub async fn submit(
+    state: &AppState,
+    s: &Submission,
+    phone: &PhoneInfo,
+) -> Result<String, AppError> {
+    let keys = &state.keys;
+    let now = state.clock.now();
+    let id = new_id();
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    let row = SubmissionRow {
+        id: id.clone(),
+        name: keys.cipher.encrypt(&s.name),
+        email: keys.cipher.encrypt(&s.email),
+        phone: keys.cipher.encrypt(&s.phone),
+        message: keys.cipher.encrypt(&s.message),
+        preferred_time: s.preferred_time.as_str().to_string(),
+        preferred_date: s.preferred_date.and_then(|d| d.format(date_format).ok()),
+        status: "new".into(),
+        verification: phone.verification.as_str().to_string(),
+        line_type: phone.line_type.clone(),
+        carrier: phone.carrier.clone(),
+        country: phone.country.clone(),
+        repeat_key: repeat_key(keys, &s.email, &s.phone),
+        contact_id: None,
+        created: now,
+        updated: now,
+        nth: 0,
+    };
+    let mut tx = store::begin_write(&state.db).await?;
+    rows::insert(&mut tx, &row).await?;
+    let visitor = Actor {
+        user_id: None,
+        username: "visitor",
+    };
+    audit::record(
+        &mut tx,
+        now,
+        visitor,
+        action::RECEIVE_SUBMISSION,
+        &format!("id={id}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// One page of the inbox, newest first.
+pub async fn list(
+    state: &AppState,
+    status: Option<&str>,
+    paging: Paging,
+) -> Result<(Vec<SubmissionView>, i64), AppError> {
+    let (found, total) = rows::page(&state.db, status, paging.per_page, paging.offset()).await?;
+    let views = found
+        .into_iter()
+        .map(|r| open(&state.keys, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((views, total))
+}
+
+/// Count per status, in the order of [`STATUSES`].
+pub async fn counts(state: &AppState) -> Result<Vec<(&'static str, i64)>, AppError> {
+    let found = rows::counts(&state.db).await?;
+    Ok(STATUSES
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                found
+                    .iter()
+                    .find(|(k, _)| k == s)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0),
+            )
+        })
+        .collect())
+}
+
+async fn find(state: &AppState, id: &str) -> Result<SubmissionView, AppError> {
+    let row = rows::find(&mut *state.db.acquire().await?, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    open(&state.keys, row)
+}
+
+/// Reads a submission with its notes; the reading is audited.
+pub async fn view(
+    state: &AppState,
+    admin: &UserRow,
+    id: &str,
+) -> Result<(SubmissionView, Vec<NoteView>), AppError> {
+    let view = find(state, id).await?;
+    let notes = rows::notes(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|n| {
+            let body = state
+                .keys
+                .cipher
+                .decrypt(&n.body)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            Ok(NoteView {
+                author: n.author,
+                body,
+                created: n.created,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    audit::record_alone(
+        &state.db,
+        state.clock.now(),
+        actor(admin),
+        action::VIEW_SUBMISSION,
+        &format!("id={id}"),
+    )
+    .await?;
+    Ok((view, notes))
+}
+
+pub async fn add_note(
+    state: &AppState,
+    admin: &UserRow,
+    id: &str,
+    body: &str,
+) -> Result<(), AppError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::field("note", "Write something first."));
+    }
+    if body.chars().count() > MAX_NOTE {
+        return Err(AppError::field(
+            "note",
+            format!("At most {MAX_NOTE} characters."),
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    rows::find(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    rows::add_note(
+        &mut tx,
+        id,
+        &admin.username,
+        &state.keys.cipher.encrypt(body),
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor(admin),
+        action::NOTE_SUBMISSION,
+        &format!("id={id}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    state: &AppState,
+    admin: &UserRow,
+    id: &str,
+    status: &str,
+) -> Result<(), AppError> {
+    let status = STATUSES
+        .iter()
+        .find(|s| **s == status.trim())
+        .ok_or_else(|| AppError::field("status", "Choose new, contacted, closed or spam."))?;
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    if !rows::set_status(&mut tx, id, status, now).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        now,
+        actor(admin),
+        action::STATUS_SUBMISSION,
+        &format!("id={id} status={status}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete(state: &AppState, admin: &UserRow, id: &str) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    if !rows::delete(&mut tx, id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        now,
+        actor(admin),
+        action::DELETE_SUBMISSION,
+        &format!("id={id}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates a contact in the admin's own book from a submission and links the two.
+pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<String, BookError> {
+    let s = find(state, id).await.map_err(|e| match e {
+        AppError::NotFound => BookError::NotFound,
+        other => BookError::Internal(anyhow::anyhow!("{other}")),
+    })?;
+    let draft = ContactDraft {
+        name: Some(s.name),
+        phone: Some(s.phone),
+        email: Some(s.email),
+        notes: Some(
+            s.message
+                .chars()
+                .take(crate::domain::contact::MAX_NOTES)
+                .collect(),
+        ),
+        tags: Some(vec!["contact-form".into()]),
+        ..ContactDraft::default()
+    };
+    let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    let (view, version) = book::insert_in(&mut tx, state, admin, contact).await?;
+    rows::set_contact(&mut tx, id, &view.id, now).await?;
+    let detail = format!("id={id} contact_id={}", view.id);
+    audit::record(
+        &mut tx,
+        now,
+        actor(admin),
+        action::CONVERT_SUBMISSION,
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    book::created_in_cache(state, admin, &view, version);
+    Ok(view.id)
+}

@@ -1,0 +1,186 @@
+//! The public contact form: `GET /`, `POST /`, `GET /thanks`, `GET /captcha`.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::domain::submission::{Submission, SubmissionDraft};
+use crate::error::AppError;
+use crate::inbox;
+use crate::spam::phone::Verdict;
+use crate::spam::{self, captcha};
+use crate::state::AppState;
+use crate::web::login::render;
+use crate::web::page::{FieldErrors, PageCtx};
+use crate::web::redirect;
+
+/// When this visitor's form was rendered (for the minimum fill time).
+const STARTED_KEY: &str = "form_started";
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ContactForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    preferred_time: String,
+    #[serde(default)]
+    preferred_date: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    captcha: String,
+    /// The honeypot: hidden from people, filled in by naive bots.
+    #[serde(default)]
+    website: String,
+}
+
+#[derive(Template)]
+#[template(path = "form/contact.html")]
+struct FormPage {
+    ctx: PageCtx,
+    form: ContactForm,
+    errors: FieldErrors,
+    captcha_on: bool,
+    today: String,
+}
+
+#[derive(Template)]
+#[template(path = "form/thanks.html")]
+struct ThanksPage {
+    ctx: PageCtx,
+}
+
+fn today(now: i64) -> time::Date {
+    OffsetDateTime::from_unix_timestamp(now)
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN)
+}
+
+fn form_page(
+    state: &AppState,
+    session: &Session,
+    form: ContactForm,
+    errors: FieldErrors,
+) -> FormPage {
+    let now = state.clock.now();
+    let _ = session.insert(STARTED_KEY, now);
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    FormPage {
+        ctx: PageCtx::new(session, None, state),
+        form,
+        errors,
+        captcha_on: state.settings.captcha,
+        today: today(now).format(date).unwrap_or_default(),
+    }
+}
+
+pub async fn show(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &form_page(&state, &session, ContactForm::default(), FieldErrors::new()),
+    )
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<ContactForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let now = state.clock.now();
+    let started = session.remove_as::<i64>(STARTED_KEY).and_then(Result::ok);
+    let too_fast = started.is_none_or(|t| now - t < spam::MIN_FILL_SECONDS);
+    if !form.website.is_empty() || too_fast {
+        let total = spam::count_bot();
+        tracing::info!(
+            honeypot = !form.website.is_empty(),
+            too_fast,
+            total,
+            "dropped a bot submission"
+        );
+        return Ok(redirect("/thanks"));
+    }
+
+    let draft = SubmissionDraft {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        phone: form.phone.clone(),
+        preferred_time: form.preferred_time.clone(),
+        preferred_date: form.preferred_date.clone(),
+        message: form.message.clone(),
+    };
+    let parsed = Submission::parse(&draft, today(now));
+    let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+    if !errors.contains_key("phone")
+        && let Err(message) = state.phone.check_offline(&draft.phone)
+    {
+        errors.insert("phone".into(), message.into());
+    }
+    if state.settings.captcha && !captcha::check(&session, &form.captcha, now) {
+        errors.insert(
+            "captcha".into(),
+            "The characters did not match. Please type the ones in the new image.".into(),
+        );
+    }
+    let mut phone_info = None;
+    if let (Ok(submission), true) = (&parsed, errors.is_empty()) {
+        match state.phone.check(&submission.phone).await {
+            Verdict::Accepted(info) => phone_info = Some(info),
+            Verdict::Refused(message) => {
+                errors.insert("phone".into(), message.into());
+            }
+        }
+    }
+    match (parsed, phone_info) {
+        (Ok(submission), Some(info)) if errors.is_empty() => {
+            inbox::submit(&state, &submission, &info).await?;
+            Ok(redirect("/thanks"))
+        }
+        _ => {
+            let kept = ContactForm {
+                captcha: String::new(),
+                website: String::new(),
+                ..form
+            };
+            render(
+                StatusCode::BAD_REQUEST,
+                &form_page(&state, &session, kept, errors),
+            )
+        }
+    }
+}
+
+pub async fn thanks(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    render(
+        StatusCode::OK,
+        &ThanksPage {
+            ctx: PageCtx::new(&session, None, &state),
+        },
+    )
+}
+
+/// A fresh CAPTCHA image; its answer replaces the previous one in this visitor's session.
+pub async fn image(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+    let (answer, png) = tokio::task::spawn_blocking(captcha::generate)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("the CAPTCHA image could not be encoded"))
+        })?;
+    captcha::remember(&session, &answer, state.clock.now());
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(png))
+}
