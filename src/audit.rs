@@ -29,6 +29,7 @@ pub mod action {
     pub const IMPORT_CSV: &str = "IMPORT_CSV";
     pub const EXPORT_CSV: &str = "EXPORT_CSV";
     pub const IMPORT_LEGACY: &str = "IMPORT_LEGACY";
+    pub const KEYS_ROTATED: &str = "KEYS_ROTATED";
     pub const RECEIVE_SUBMISSION: &str = "RECEIVE_SUBMISSION";
     pub const VIEW_SUBMISSION: &str = "VIEW_SUBMISSION";
     pub const NOTE_SUBMISSION: &str = "NOTE_SUBMISSION";

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys;
 use crate::error::AppError;
+use crate::ops;
 use crate::startup::Application;
 use crate::state::AppState;
 use crate::store::users;
@@ -43,6 +44,15 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    Backup { file: PathBuf },
+    /// Replace the database with FILE. Refuses to overwrite an existing one without --force.
+    Restore {
+        file: PathBuf,
+        /// Overwrite the existing database (stop the server first).
+        #[arg(long)]
+        force: bool,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -70,6 +80,19 @@ pub enum UserCommand {
 pub enum KeysCommand {
     /// Print a fresh FERNET_KEYS, BLIND_INDEX_KEY and SECRET_KEY.
     Generate,
+    /// Re-encrypt every encrypted field under the first Fernet key, in batches; can be
+    /// stopped and run again. With --new-key, first add a fresh key in front (keys.env only).
+    Rotate {
+        /// Put a fresh key in front of FERNET_KEYS in DATA_DIR/keys.env first.
+        #[arg(long)]
+        new_key: bool,
+        /// Seconds to wait after --new-key so running servers load it (they look every 5 s).
+        #[arg(long, default_value_t = 12)]
+        wait_seconds: u64,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +113,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for (name, value) in keys::generate_set() {
                 println!("{name}={value}");
             }
+            Ok(())
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    new_key,
+                    wait_seconds,
+                    batch_size,
+                },
+        } => keys_rotate(new_key, wait_seconds, batch_size).await,
+        Command::Backup { file } => {
+            let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
+            ops::backup(&state, &file).await?;
+            println!(
+                "backup written to {} (keys are not in it: back them up separately)",
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let settings = Settings::from_env()?;
+            ops::restore(&settings.database_url, &file, force).await?;
+            println!(
+                "restored {} (start the server with the keys of that backup)",
+                file.display()
+            );
             Ok(())
         }
         Command::Audit {
@@ -174,5 +223,50 @@ async fn import_legacy(dir: &Path) -> anyhow::Result<()> {
         .await
         .context("legacy import failed, nothing was imported")?;
     println!("{summary}");
+    Ok(())
+}
+
+async fn keys_rotate(new_key: bool, wait_seconds: u64, batch_size: i64) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    if new_key {
+        if settings.keys.fernet_keys.is_some() {
+            bail!(
+                "FERNET_KEYS comes from the environment, so it cannot be changed here: put a key from \
+                 `contact-vault keys generate` in front of the list, restart the servers, then run \
+                 `contact-vault keys rotate`"
+            );
+        }
+        let fp = keys::add_primary_fernet_key(&settings.data_dir)?;
+        println!("new primary key {fp} written to keys.env");
+        if wait_seconds > 0 {
+            println!("waiting {wait_seconds} s for running servers to load it");
+            tokio::time::sleep(std::time::Duration::from_secs(wait_seconds)).await;
+        }
+    }
+    let (state, _) = AppState::open(settings, Clock::default()).await?;
+    let fingerprints = state.keys.cipher.fingerprints();
+    let tty = std::io::stdout().is_terminal();
+    let report = ops::rotate(&state, batch_size, |done, total| {
+        if tty {
+            print!("\rre-encrypting: {done}/{total} rows");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        } else {
+            println!("progress {done}/{total}");
+        }
+    })
+    .await?;
+    if tty {
+        println!();
+    }
+    println!(
+        "done: {} rows checked, {} re-encrypted; everything is under key {}",
+        report.rows, report.reencrypted, fingerprints[0]
+    );
+    if fingerprints.len() > 1 {
+        println!(
+            "keys {} can now be removed from FERNET_KEYS",
+            fingerprints[1..].join(", ")
+        );
+    }
     Ok(())
 }

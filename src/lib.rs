@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod inbox;
+pub mod ops;
 pub mod ratelimit;
 pub mod spam;
 pub mod startup;

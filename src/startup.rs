@@ -90,6 +90,9 @@ impl Application {
             api_login_limit.clone(),
         ]);
         spawn_cleanup(state.clone());
+        if state.settings.keys.fernet_keys.is_none() {
+            spawn_key_reload(state.clone());
+        }
 
         let https = state.settings.is_https();
         let secret_key = Key::from(&state.keys.secret_key);
@@ -380,6 +383,41 @@ fn spawn_cleanup(state: web::Data<AppState>) {
                 tracing::warn!(error = %e, "token cleanup failed");
             }
             state.directories.evict_idle(Duration::from_secs(15 * 60));
+        }
+    });
+}
+
+/// How often a server looks for a new key list in `keys.env`.
+pub const KEY_RELOAD_SECONDS: u64 = 5;
+
+/// Picks up a key list changed by `contact-vault keys rotate --new-key` (keys from the
+/// environment are fixed for the life of the process).
+fn spawn_key_reload(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut last = crate::crypto::keys::fernet_keys_in_file(&state.settings.data_dir)
+            .ok()
+            .flatten();
+        let mut tick = tokio::time::interval(Duration::from_secs(KEY_RELOAD_SECONDS));
+        loop {
+            tick.tick().await;
+            let Ok(Some(now)) = crate::crypto::keys::fernet_keys_in_file(&state.settings.data_dir)
+            else {
+                continue;
+            };
+            if last.as_deref() == Some(now.as_str()) {
+                continue;
+            }
+            let list: Vec<&str> = now
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .collect();
+            if state.keys.cipher.replace_keys(&list) {
+                tracing::info!(primary = %state.keys.cipher.fingerprints()[0], keys = list.len(), "Fernet keys reloaded");
+                last = Some(now);
+            } else {
+                tracing::error!("keys.env has a malformed FERNET_KEYS; keeping the current keys");
+            }
         }
     });
 }

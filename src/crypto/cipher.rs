@@ -1,51 +1,105 @@
 //! Fernet encryption of single fields. Several keys may be configured: the first encrypts,
-//! all of them decrypt, which is what key rotation needs.
+//! all of them decrypt, which is what key rotation needs. The key list can be swapped while
+//! the server runs (a rotation started by `contact-vault keys rotate --new-key`).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use fernet::{Fernet, MultiFernet};
+use fernet::Fernet;
+use sha2::{Digest, Sha256};
+
+/// The keys in use, primary first, with short fingerprints for messages.
+struct Ring {
+    fernets: Vec<Fernet>,
+    fingerprints: Vec<String>,
+}
 
 #[derive(Clone)]
 pub struct FieldCipher {
-    inner: Arc<MultiFernet>,
+    ring: Arc<RwLock<Arc<Ring>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("a stored field could not be decrypted with any configured key")]
 pub struct DecryptError;
 
+/// A short, non-secret name for a key (the first 8 hex digits of its SHA-256).
+pub fn fingerprint(key: &str) -> String {
+    hex::encode(Sha256::digest(key.trim().as_bytes()))[..8].to_string()
+}
+
+fn ring_of(keys: &[&str]) -> Option<Ring> {
+    let fernets = keys
+        .iter()
+        .map(|k| Fernet::new(k.trim()))
+        .collect::<Option<Vec<_>>>()?;
+    if fernets.is_empty() {
+        return None;
+    }
+    Some(Ring {
+        fernets,
+        fingerprints: keys.iter().map(|k| fingerprint(k)).collect(),
+    })
+}
+
 impl FieldCipher {
     /// Builds a cipher from url-safe base64 Fernet keys, primary first.
     /// Returns None when the list is empty or a key is malformed.
     pub fn from_keys(keys: &[&str]) -> Option<Self> {
-        let fernets = keys
-            .iter()
-            .map(|k| Fernet::new(k.trim()))
-            .collect::<Option<Vec<_>>>()?;
-        if fernets.is_empty() {
-            return None;
-        }
         Some(FieldCipher {
-            inner: Arc::new(MultiFernet::new(fernets)),
+            ring: Arc::new(RwLock::new(Arc::new(ring_of(keys)?))),
         })
     }
 
-    pub fn encrypt(&self, plaintext: &str) -> String {
-        self.inner.encrypt(plaintext.as_bytes())
+    /// Swaps in a new key list (every clone of this cipher sees it). False if malformed.
+    pub fn replace_keys(&self, keys: &[&str]) -> bool {
+        let Some(ring) = ring_of(keys) else {
+            return false;
+        };
+        match self.ring.write() {
+            Ok(mut guard) => {
+                *guard = Arc::new(ring);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
-    pub fn decrypt(&self, token: &str) -> Result<String, DecryptError> {
-        let bytes = self.inner.decrypt(token).map_err(|_| DecryptError)?;
-        String::from_utf8(bytes).map_err(|_| DecryptError)
+    fn ring(&self) -> Arc<Ring> {
+        match self.ring.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Fingerprints of the configured keys, primary first.
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.ring().fingerprints.clone()
+    }
+
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        self.encrypt_bytes(plaintext.as_bytes())
     }
 
     pub fn encrypt_bytes(&self, plaintext: &[u8]) -> String {
-        self.inner.encrypt(plaintext)
+        self.ring().fernets[0].encrypt(plaintext)
+    }
+
+    pub fn decrypt(&self, token: &str) -> Result<String, DecryptError> {
+        String::from_utf8(self.decrypt_bytes(token)?).map_err(|_| DecryptError)
     }
 
     pub fn decrypt_bytes(&self, token: &str) -> Result<Vec<u8>, DecryptError> {
-        self.inner.decrypt(token).map_err(|_| DecryptError)
+        let ring = self.ring();
+        ring.fernets
+            .iter()
+            .find_map(|f| f.decrypt(token).ok())
+            .ok_or(DecryptError)
+    }
+
+    /// Is this token already under the primary key?
+    pub fn is_under_primary(&self, token: &str) -> bool {
+        self.ring().fernets[0].decrypt(token).is_ok()
     }
 }
 
@@ -68,8 +122,27 @@ mod tests {
         assert!(!token.contains("Zo"));
         let after = FieldCipher::from_keys(&[&new, &old]).unwrap();
         assert_eq!(after.decrypt(&token).unwrap(), "Zoë O'Brien");
+        assert!(!after.is_under_primary(&token));
+        assert!(after.is_under_primary(&after.encrypt("x")));
         let only_new = FieldCipher::from_keys(&[&new]).unwrap();
         assert!(only_new.decrypt(&token).is_err());
+    }
+
+    #[test]
+    fn keys_can_be_swapped_for_every_clone() {
+        let old = Fernet::generate_key();
+        let new = Fernet::generate_key();
+        let cipher = FieldCipher::from_keys(&[&old]).unwrap();
+        let clone = cipher.clone();
+        let token = cipher.encrypt("x");
+        assert!(cipher.replace_keys(&[&new, &old]));
+        assert_eq!(
+            clone.fingerprints(),
+            vec![fingerprint(&new), fingerprint(&old)]
+        );
+        assert_eq!(clone.decrypt(&token).unwrap(), "x");
+        assert!(clone.is_under_primary(&clone.encrypt("y")));
+        assert!(!cipher.replace_keys(&["junk"]));
     }
 
     #[test]

@@ -34,8 +34,6 @@ pub struct KeySources {
 #[derive(Clone)]
 pub struct Keys {
     pub cipher: FieldCipher,
-    /// Number of Fernet keys configured (the first encrypts).
-    pub fernet_key_count: usize,
     pub blind_index_key: [u8; 32],
     pub secret_key: [u8; 64],
 }
@@ -112,6 +110,31 @@ pub fn load_or_generate(
     Ok((keys, origin))
 }
 
+/// The `FERNET_KEYS` list in `DATA_DIR/keys.env`, if the file has one.
+pub fn fernet_keys_in_file(data_dir: &Path) -> anyhow::Result<Option<String>> {
+    let path = data_dir.join("keys.env");
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(read_keys_file(&path)?.remove(FERNET_KEYS))
+}
+
+/// Puts a fresh Fernet key in front of the list in `DATA_DIR/keys.env` (the start of a
+/// rotation). Returns the new key's fingerprint.
+pub fn add_primary_fernet_key(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("keys.env");
+    let mut values = read_keys_file(&path)
+        .with_context(|| format!("{} holds no keys to rotate", path.display()))?;
+    let current = values
+        .get(FERNET_KEYS)
+        .cloned()
+        .with_context(|| format!("{} has no {FERNET_KEYS}", path.display()))?;
+    let fresh = URL_SAFE.encode(random_bytes(32));
+    values.insert(FERNET_KEYS.to_string(), format!("{fresh},{current}"));
+    write_keys_file(&path, &values)?;
+    Ok(super::cipher::fingerprint(&fresh))
+}
+
 /// Checks the three values; an error names the variable, never the value.
 pub fn parse_keys(
     fernet: (&str, &str),
@@ -145,7 +168,6 @@ pub fn parse_keys(
     })?;
     Ok(Keys {
         cipher,
-        fernet_key_count: fernet_list.len(),
         blind_index_key,
         secret_key,
     })
@@ -282,7 +304,7 @@ mod tests {
         let other = generate_set();
         let both = format!("{},{}", other[0].1, set[0].1);
         let keys = parse_keys((&both, "F"), (&set[1].1, "B"), (&set[2].1, "S")).unwrap();
-        assert_eq!(keys.fernet_key_count, 2);
+        assert_eq!(keys.cipher.fingerprints().len(), 2);
         let old = parse_keys((&set[0].1, "F"), (&set[1].1, "B"), (&set[2].1, "S")).unwrap();
         let token = old.cipher.encrypt("legacy");
         assert_eq!(keys.cipher.decrypt(&token).unwrap(), "legacy");

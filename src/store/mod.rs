@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod contacts;
+pub mod rotation;
 pub mod sessions;
 pub mod submissions;
 pub mod tokens;
@@ -28,6 +29,15 @@ pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
         .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
+}
+
+/// Opens an existing database without creating or migrating it (to inspect a backup).
+pub async fn open_existing(database_url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(database_url)?.read_only(true);
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
 }
 
 /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so a

@@ -15,12 +15,11 @@ use crate::book::query::RawListQuery;
 use crate::book::{self, BookError, ContactView, ListQuery, Sort};
 use crate::clock;
 use crate::domain::contact::{ContactDraft, split_tags};
-use crate::domain::paging::Paging;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::users::UserRow;
 use crate::web::login::render;
-use crate::web::page::{FieldErrors, PageCtx, flash};
+use crate::web::page::{ErrorPage, FieldErrors, PageCtx, flash};
 use crate::web::redirect;
 use crate::web::upload::read_upload;
 
@@ -183,10 +182,10 @@ struct ListPageTpl {
     pages: i64,
 }
 
-/// The list parameters, or a 400 page naming what is wrong with them.
-fn list_query(req: &HttpRequest) -> Result<ListQuery, AppError> {
+/// The list parameters, or what is wrong with them.
+fn list_query(req: &HttpRequest) -> Result<ListQuery, String> {
     let raw = web::Query::<RawListQuery>::from_query(req.query_string())
-        .map_err(|e| AppError::BadRequest(format!("This list address is not valid: {e}.")))?;
+        .map_err(|e| format!("This list address is not valid: {e}."))?;
     // The page always shows 50 a page.
     let raw = RawListQuery {
         per_page: None,
@@ -194,7 +193,7 @@ fn list_query(req: &HttpRequest) -> Result<ListQuery, AppError> {
     };
     ListQuery::parse(&raw).map_err(|errors| {
         let reasons = errors.into_values().collect::<Vec<_>>().join("; ");
-        AppError::BadRequest(format!("This list address is not valid: {reasons}."))
+        format!("This list address is not valid: {reasons}.")
     })
 }
 
@@ -204,12 +203,22 @@ pub async fn list(
     session: Session,
     CurrentUser(user): CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let query = list_query(&req)?;
-    let page = book::list(&state, &user, &query).await?;
-    let paging = Paging {
-        page: page.page,
-        per_page: page.per_page,
+    let query = match list_query(&req) {
+        Ok(query) => query,
+        Err(message) => {
+            // The 400 page, with the top bar and a way back to the book.
+            let page = ErrorPage {
+                ctx: PageCtx::new(&session, Some(&user), &state),
+                status: 400,
+                title: "Invalid list address".into(),
+                message,
+                request_id: None,
+            };
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
     };
+    let page = book::list(&state, &user, &query).await?;
+    let paging = query.paging;
     let first = paging.offset() + 1;
     let tpl = ListPageTpl {
         ctx: PageCtx::new(&session, Some(&user), &state),

@@ -1,28 +1,4 @@
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_contact-vault"))
-        .args(args)
-        .env("DATA_DIR", data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("FERNET_KEYS")
-        .env_remove("BLIND_INDEX_KEY")
-        .env_remove("SECRET_KEY")
-        .current_dir(data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use crate::helpers::cli;
 
 #[tokio::test]
 async fn user_add_creates_an_admin_with_totp_and_audit_verify_checks_the_chain() {

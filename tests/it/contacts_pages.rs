@@ -184,7 +184,7 @@ async fn adding_a_contact_shows_it_and_bad_input_is_kept_with_messages() {
         assert!(html.contains(text), "{text}");
     }
     assert!(
-        html.contains("class=\"book-notes\">First line\nSecond &#60;line&#62;</div>"),
+        html.contains("class=\"notes\">First line\nSecond &#60;line&#62;</div>"),
         "notes keep their line break and are escaped"
     );
     assert!(
@@ -527,6 +527,7 @@ async fn bad_list_parameters_get_a_400_page() {
         );
         let html = res.text().await.unwrap();
         assert!(html.contains(says), "{query}: {html}");
+        assert!(html.contains("Back to your contacts"), "signed-in 400 page");
     }
 }
 

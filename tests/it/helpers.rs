@@ -238,3 +238,29 @@ impl TestApp {
             .expect("audit rows")
     }
 }
+
+/// The real binary with `DATA_DIR=data_dir` and no keys from the environment.
+pub fn cli_command(data_dir: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_contact-vault"));
+    cmd.args(args)
+        .env("DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("FERNET_KEYS")
+        .env_remove("BLIND_INDEX_KEY")
+        .env_remove("SECRET_KEY")
+        .current_dir(data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Runs the binary to completion with `stdin` as its input.
+pub fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cli_command(data_dir, args).spawn().expect("binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("stdin written");
+    drop(input);
+    child.wait_with_output().expect("binary finishes")
+}

@@ -7,15 +7,13 @@
 //! the v1 Fernet tokens are made here with the `fernet` crate under a fresh key (Fernet is a
 //! standard format, so any implementation's tokens must do).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::helpers::{TestApp, spawn_app_in};
+use crate::helpers::{TestApp, cli, spawn_app_in};
 
 const V2_KEY: &str = "N0_kysu-C8Zi-sppWVe6p4Mlypvnn_Duk2Nf5iRNgQA=";
 const V2_USER_DB: &str = r#"{
@@ -141,27 +139,6 @@ fn legacy_folder(key: &str, user_db: &str, contact_db: &str, audit_log: Option<&
 
 fn v2_folder() -> TempDir {
     legacy_folder(V2_KEY, V2_USER_DB, V2_CONTACT_DB, Some(V2_AUDIT_LOG))
-}
-
-/// Runs the binary with `DATA_DIR=data_dir`, no keys from the environment, `stdin` as input.
-fn cli(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_contact-vault"))
-        .args(args)
-        .env("DATA_DIR", data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("FERNET_KEYS")
-        .env_remove("BLIND_INDEX_KEY")
-        .env_remove("SECRET_KEY")
-        .current_dir(data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
 }
 
 /// `import-legacy`; returns (success, stdout, stderr) after checking that neither stream shows a

@@ -16,6 +16,7 @@ mod inbox;
 mod keys;
 mod legacy;
 mod login;
+mod ops;
 mod public_form;
 mod ratelimit;
 mod sessions;

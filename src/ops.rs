@@ -1,0 +1,155 @@
+//! Operations: key rotation, online backup and restore.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::audit::{self, Actor, action};
+use crate::state::AppState;
+use crate::store::{self, rotation};
+
+/// What a rotation did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    pub rows: u64,
+    pub reencrypted: u64,
+}
+
+/// Re-encrypts every encrypted value that is not yet under the primary (first) key, in
+/// batches, each batch one write transaction that reads and rewrites its rows (so a server
+/// writing at the same time never loses an update). Safe to stop at any point and run again:
+/// finished batches stay done, values already under the primary key are left alone.
+pub async fn rotate(
+    state: &AppState,
+    batch_size: i64,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<RotationReport> {
+    let cipher = &state.keys.cipher;
+    let mut total = 0u64;
+    {
+        let mut conn = state.db.acquire().await?;
+        for t in rotation::ENCRYPTED {
+            total += rotation::count(&mut conn, t).await? as u64;
+        }
+    }
+    let mut report = RotationReport::default();
+    for t in rotation::ENCRYPTED {
+        let mut after = 0i64;
+        loop {
+            let mut tx = store::begin_write(&state.db).await?;
+            let rows = rotation::batch(&mut tx, t, after, batch_size.max(1)).await?;
+            let Some(last) = rows.last().map(|(rowid, _)| *rowid) else {
+                break;
+            };
+            for (rowid, values) in &rows {
+                let mut changed = false;
+                let mut fresh = Vec::with_capacity(values.len());
+                for value in values {
+                    match value {
+                        Some(token) if !cipher.is_under_primary(token) => {
+                            let plain = cipher.decrypt_bytes(token).map_err(|_| {
+                                anyhow::anyhow!(
+                                    "{} row {rowid}: no configured key decrypts it",
+                                    t.table
+                                )
+                            })?;
+                            fresh.push(Some(cipher.encrypt_bytes(&plain)));
+                            changed = true;
+                        }
+                        other => fresh.push(other.clone()),
+                    }
+                }
+                if changed {
+                    rotation::update(&mut tx, t, *rowid, &fresh).await?;
+                    report.reencrypted += 1;
+                }
+            }
+            report.rows += rows.len() as u64;
+            tx.commit().await?;
+            after = last;
+            progress(report.rows, total);
+        }
+    }
+    let detail = format!(
+        "rows={} reencrypted={} primary={}",
+        report.rows,
+        report.reencrypted,
+        cipher.fingerprints()[0]
+    );
+    audit::record_alone(
+        &state.db,
+        state.clock.now(),
+        Actor {
+            user_id: None,
+            username: "cli",
+        },
+        action::KEYS_ROTATED,
+        &detail,
+    )
+    .await?;
+    Ok(report)
+}
+
+/// A consistent copy of the live database (`VACUUM INTO`), safe while the server runs.
+/// Keys are not in it: back them up separately.
+pub async fn backup(state: &AppState, target: &Path) -> anyhow::Result<()> {
+    if target.exists() {
+        bail!(
+            "{} exists already; choose a new file name",
+            target.display()
+        );
+    }
+    let path = target
+        .to_str()
+        .context("the backup path must be valid UTF-8")?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(path)
+        .execute(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the database file with a backup. Refuses when a database exists unless `force`.
+/// Stop the server first: a running server keeps the old file open.
+pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::Result<()> {
+    let db_path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .context("restore works on a sqlite: DATABASE_URL")?;
+    let db_path = Path::new(db_path.split('?').next().unwrap_or(db_path));
+    if !source.is_file() {
+        bail!("{} is not a file", source.display());
+    }
+    if db_path.exists() && !force {
+        bail!(
+            "{} exists: stop the server and run again with --force to overwrite it",
+            db_path.display()
+        );
+    }
+    // Check the backup before touching anything.
+    let check = store::open_existing(&format!("sqlite://{}", source.display())).await?;
+    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&check)
+        .await?;
+    let migrated: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&check)
+        .await?;
+    check.close().await;
+    if verdict != "ok" || migrated == 0 {
+        bail!(
+            "{} is not a Contact Vault backup in good order ({verdict})",
+            source.display()
+        );
+    }
+    if let Some(dir) = db_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = db_path.with_extension("restore-tmp");
+    std::fs::copy(source, &tmp)?;
+    for suffix in ["-wal", "-shm"] {
+        let side = format!("{}{suffix}", db_path.display());
+        let _ = std::fs::remove_file(side);
+    }
+    std::fs::rename(&tmp, db_path)?;
+    Ok(())
+}
