@@ -49,6 +49,12 @@ impl Application {
             KeyOrigin::File(path) => tracing::info!(path = %path.display(), "keys loaded"),
             KeyOrigin::Environment => tracing::info!("keys loaded from the environment"),
         }
+        if state.settings.numverify_api_key.is_some() && state.settings.numverify_url.starts_with("http://") {
+            tracing::warn!(
+                "NUMVERIFY_URL is plain http (the free plan): the access key and the phone numbers \
+                 travel in clear; use an https plan in production"
+            );
+        }
         if !state.settings.captcha {
             tracing::warn!("CAPTCHA=off: the public form accepts submissions without a CAPTCHA");
         }
