@@ -46,6 +46,25 @@ pub fn human(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Reads RFC 3339, or Python's `isoformat()` without an offset (taken as UTC), as the old
+/// app wrote them: `2025-06-03T09:00:00+00:00`, `2025-06-03T09:00:00.123456`.
+/// Only times that [`rfc3339`] can show (years 0000..=9999 in UTC) are returned: a signed
+/// year (`-0001-…`) or an offset that crosses those bounds is refused.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let naive = time::macros::format_description!(
+        version = 2,
+        "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .or_else(|_| {
+            time::PrimitiveDateTime::parse(text, &naive).map(|t| t.assume_utc().unix_timestamp())
+        })
+        .ok()
+        .filter(|&t| !rfc3339(t).is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +82,24 @@ mod tests {
         let before = other.now();
         clock.advance(3600);
         assert!(other.now() >= before + 3600);
+    }
+
+    #[test]
+    fn parses_rfc3339_and_python_isoformat() {
+        assert_eq!(
+            parse_timestamp("2025-06-03T09:00:00+00:00"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(
+            parse_timestamp("2025-06-03T11:00:00+02:00"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(parse_timestamp("2025-06-03T09:00:00Z"), Some(1_748_941_200));
+        assert_eq!(
+            parse_timestamp("2025-06-03T09:00:00.123456"),
+            Some(1_748_941_200)
+        );
+        assert_eq!(parse_timestamp("2025-06-03 09:00:00"), Some(1_748_941_200));
+        assert_eq!(parse_timestamp("yesterday"), None);
     }
 }

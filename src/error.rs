@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::telemetry::current_request_id;
 use crate::web::page::{ErrorPage, PageCtx};
@@ -145,6 +147,31 @@ impl ResponseError for AppError {
     }
 }
 
+/// The body of every API error: `{"error"}`, plus `fields` for validation errors and
+/// `request_id` for internal ones.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A human readable message (for 401s of the login also a code: `invalid credentials`,
+    /// `otp_required`, `invalid otp`, `totp_enrollment_required`).
+    pub error: String,
+    /// Field name → message, for validation errors (`400`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// The request's id, quoted in the log (internal errors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn new(error: impl Into<String>) -> Self {
+        ErrorBody {
+            error: error.into(),
+            fields: None,
+            request_id: None,
+        }
+    }
+}
+
 /// The JSON face of [`AppError`], for `/api/` handlers.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
@@ -174,18 +201,18 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let request_id = self.0.log_if_internal();
         let body = match &self.0 {
-            AppError::Validation(fields) => serde_json::json!({
-                "error": "invalid input",
-                "fields": fields,
-            }),
-            AppError::Internal(_) => serde_json::json!({
-                "error": "internal error",
-                "request_id": request_id,
-            }),
+            AppError::Validation(fields) => ErrorBody {
+                fields: Some(fields.clone()),
+                ..ErrorBody::new("invalid input")
+            },
+            AppError::Internal(_) => ErrorBody {
+                request_id,
+                ..ErrorBody::new("internal error")
+            },
             AppError::LoginRequired | AppError::Redirect(_) => {
-                serde_json::json!({"error": "missing, invalid or expired token"})
+                ErrorBody::new("missing, invalid or expired token")
             }
-            other => serde_json::json!({ "error": other.to_string() }),
+            other => ErrorBody::new(other.to_string()),
         };
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CACHE_CONTROL, "no-store"));

@@ -49,7 +49,9 @@ impl Application {
             KeyOrigin::File(path) => tracing::info!(path = %path.display(), "keys loaded"),
             KeyOrigin::Environment => tracing::info!("keys loaded from the environment"),
         }
-        if state.settings.numverify_api_key.is_some() && state.settings.numverify_url.starts_with("http://") {
+        if state.settings.numverify_api_key.is_some()
+            && state.settings.numverify_url.starts_with("http://")
+        {
             tracing::warn!(
                 "NUMVERIFY_URL is plain http (the free plan): the access key and the phone numbers \
                  travel in clear; use an https plan in production"
@@ -309,6 +311,7 @@ fn api_scope(login_limit: &ratelimit::Limit) -> actix_web::Scope {
                 .wrap(Governor::new(login_limit)),
         )
         .route("/logout", web::post().to(api::auth::logout))
+        .route("/openapi.json", web::get().to(api::openapi::document))
         .route(
             "/change-password",
             web::post().to(api::auth::change_password),

@@ -4,8 +4,16 @@
 
 (function () {
   var WARN_AT_SECONDS = 120;
-  var WARN_MESSAGE = 'Your session ends in 2 minutes. Reload or continue working to stay signed in.';
+  function warnMessage(left) {
+    var minutes = Math.max(1, Math.ceil(left / 60));
+    return 'Your session ends in ' + minutes + (minutes === 1 ? ' minute' : ' minutes') +
+      '. Reload or continue working to stay signed in.';
+  }
   var EXPIRED_URL = '/login?expired=1';
+  // The server's idle clock restarts with every request, and a page's last requests (its icon,
+  // an image) may come a moment after this script started counting: leave a little after zero
+  // so that the server has really ended the session by then.
+  var END_GRACE_MS = 2000;
 
   function pad2(n) {
     return n < 10 ? '0' + n : String(n);
@@ -38,14 +46,14 @@
         timer = null;
         el.classList.add('countdown-warn');
         el.textContent = 'Session ended';
-        window.location.assign(EXPIRED_URL);
+        window.setTimeout(function () { window.location.assign(EXPIRED_URL); }, END_GRACE_MS);
         return;
       }
       el.textContent = pad2(Math.floor(left / 60)) + ':' + pad2(left % 60) + ' left';
       if (left <= WARN_AT_SECONDS && !warned) {
         warned = true;
         el.classList.add('countdown-warn');
-        live.textContent = WARN_MESSAGE;
+        live.textContent = warnMessage(left);
       }
     }
 

@@ -2,29 +2,60 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::ApiUser;
 use crate::clock::rfc3339;
 use crate::domain::paging::Paging;
-use crate::error::{ApiError, AppError};
+use crate::error::{ApiError, AppError, ErrorBody};
 use crate::state::AppState;
 use crate::store::audit as rows;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1-based page number (default 1).
     page: Option<String>,
+    /// Events per page (default 50, at most 200).
     per_page: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Event {
+#[derive(Serialize, ToSchema)]
+pub struct Event {
     id: String,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     timestamp: String,
     username: String,
+    /// An upper-case word such as `LOGIN_OK` or `ADD_CONTACT`.
     action: String,
+    /// Never a decrypted contact field.
     detail: String,
 }
 
+/// One page of audit events, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    events: Vec<Event>,
+    total: i64,
+    page: i64,
+    per_page: i64,
+}
+
+/// The audit log: admins see everyone's events, users their own.
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    operation_id = "list_audit_events",
+    tag = "audit",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of events, newest first", body = AuditPage),
+        (status = 400, description = "Invalid paging", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -46,10 +77,10 @@ pub async fn list(
             detail: e.detail,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "events": events,
-        "total": total,
-        "page": page,
-        "per_page": per_page,
-    })))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        events,
+        total,
+        page,
+        per_page,
+    }))
 }

@@ -2,8 +2,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::ApiUser;
 use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
@@ -11,26 +11,40 @@ use crate::book::query::RawListQuery;
 use crate::book::{self, ContactView, ListQuery};
 use crate::clock::rfc3339;
 use crate::domain::contact::{ContactDraft, split_tags};
-use crate::error::{ApiError, AppError};
+use crate::error::{ApiError, AppError, ErrorBody};
 use crate::state::AppState;
 use crate::web::upload::read_upload;
 
 /// Tags as a list, or as one `a|b` / `a, b` string.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum TagsIn {
     List(Vec<String>),
     Text(String),
 }
 
-#[derive(Deserialize)]
+/// A contact to create, or the fields to replace (`name` and `phone` are required on create).
+#[derive(Deserialize, ToSchema)]
 pub struct ContactBody {
+    /// 1..100 characters.
+    #[schema(max_length = 100)]
     name: Option<String>,
+    /// Optional leading `+`, 7 to 15 digits; spaces, `-`, `.`, `(`, `)` allowed.
+    #[schema(pattern = r"^\+?(?:[ ().-]*[0-9]){7,15}[ ().-]*$")]
     phone: Option<String>,
+    /// A valid address of at most 254 characters, or empty.
+    #[schema(max_length = 254)]
     email: Option<String>,
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     address: Option<String>,
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
     company: Option<String>,
+    /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     notes: Option<String>,
+    /// At most 20 tags of 1..30 characters each.
     tags: Option<TagsIn>,
     favorite: Option<bool>,
 }
@@ -53,23 +67,124 @@ impl From<ContactBody> for ContactDraft {
     }
 }
 
-pub fn contact_json(v: &ContactView) -> Value {
-    let c = &v.contact;
-    json!({
-        "id": v.id,
-        "name": c.name,
-        "phone": c.phone,
-        "email": c.email,
-        "address": c.address,
-        "company": c.company,
-        "notes": c.notes,
-        "tags": c.tags,
-        "favorite": c.favorite,
-        "created": rfc3339(v.created),
-        "updated": rfc3339(v.updated),
-    })
+/// A contact as the API shows it; optional text fields are `""` when empty.
+#[derive(Serialize, ToSchema)]
+pub struct ContactOut {
+    /// Opaque.
+    id: String,
+    name: String,
+    phone: String,
+    email: String,
+    address: String,
+    company: String,
+    notes: String,
+    tags: Vec<String>,
+    favorite: bool,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    created: String,
+    /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    updated: String,
 }
 
+impl From<&ContactView> for ContactOut {
+    fn from(v: &ContactView) -> Self {
+        let c = &v.contact;
+        ContactOut {
+            id: v.id.clone(),
+            name: c.name.clone(),
+            phone: c.phone.clone(),
+            email: c.email.clone(),
+            address: c.address.clone(),
+            company: c.company.clone(),
+            notes: c.notes.clone(),
+            tags: c.tags.clone(),
+            favorite: c.favorite,
+            created: rfc3339(v.created),
+            updated: rfc3339(v.updated),
+        }
+    }
+}
+
+/// The caller's totals.
+#[derive(Serialize, ToSchema)]
+pub struct Stats {
+    total: i64,
+    favorites: i64,
+}
+
+/// One page of the caller's contacts.
+#[derive(Serialize, ToSchema)]
+pub struct ContactList {
+    contacts: Vec<ContactOut>,
+    /// Contacts matching the query.
+    total: i64,
+    page: i64,
+    per_page: i64,
+    /// Every tag the caller uses.
+    tags: Vec<String>,
+    stats: Stats,
+}
+
+/// `{"line", "error"}`: a rejected row of an import.
+#[derive(Serialize, ToSchema)]
+pub struct RowError {
+    /// The line of the file (the header is line 1).
+    line: u64,
+    error: String,
+}
+
+/// The result of an import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportOk {
+    added: usize,
+    /// Rows that duplicate an existing contact or an earlier row.
+    skipped: usize,
+    /// Always empty on success.
+    errors: Vec<RowError>,
+    /// Unknown columns, ignored.
+    ignored_columns: Vec<String>,
+}
+
+/// A refused import: nothing was stored. Bad rows are listed in `errors`; a malformed upload
+/// answers with the plain error body.
+#[derive(Serialize, ToSchema)]
+pub struct ImportRejected {
+    error: String,
+    #[schema(required = false)]
+    added: usize,
+    #[schema(required = false)]
+    skipped: usize,
+    #[schema(required = false)]
+    errors: Vec<RowError>,
+    /// Field name → message (a multipart body without a `file` part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The file of a multipart import, in a part named `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// The caller's contacts: search, filter, sort and page.
+#[utoipa::path(
+    get,
+    path = "/api/contacts",
+    operation_id = "list_contacts",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(RawListQuery),
+    responses(
+        (status = 200, description = "A page of contacts", body = ContactList),
+        (status = 400, description = "Invalid query parameters", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -79,16 +194,33 @@ pub async fn list(
     let page = book::list(&state, &caller.user, &query)
         .await
         .map_err(AppError::from)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "contacts": page.contacts.iter().map(contact_json).collect::<Vec<_>>(),
-        "total": page.total,
-        "page": page.page,
-        "per_page": page.per_page,
-        "tags": page.tags,
-        "stats": { "total": page.stats_total, "favorites": page.stats_favorites },
-    })))
+    Ok(HttpResponse::Ok().json(ContactList {
+        contacts: page.contacts.iter().map(ContactOut::from).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+        tags: page.tags,
+        stats: Stats {
+            total: page.stats_total,
+            favorites: page.stats_favorites,
+        },
+    }))
 }
 
+/// One contact of the caller.
+#[utoipa::path(
+    get,
+    path = "/api/contacts/{id}",
+    operation_id = "get_contact",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The contact's id")),
+    responses(
+        (status = 200, description = "The contact", body = ContactOut),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 404, description = "No such contact of the caller's", body = ErrorBody),
+    ),
+)]
 pub async fn get(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -97,9 +229,25 @@ pub async fn get(
     let view = book::get(&state, &caller.user, &id)
         .await
         .map_err(AppError::from)?;
-    Ok(HttpResponse::Ok().json(contact_json(&view)))
+    Ok(HttpResponse::Ok().json(ContactOut::from(&view)))
 }
 
+/// Adds a contact to the caller's book.
+#[utoipa::path(
+    post,
+    path = "/api/contacts",
+    operation_id = "create_contact",
+    tag = "contacts",
+    security(("bearer" = [])),
+    request_body = ContactBody,
+    responses(
+        (status = 201, description = "Created", body = ContactOut),
+        (status = 400, description = "Malformed body or invalid fields", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 409, description = "Same name and phone as another contact of the caller", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -108,9 +256,27 @@ pub async fn create(
     let view = book::create(&state, &caller.user, body.into_inner().into())
         .await
         .map_err(AppError::from)?;
-    Ok(HttpResponse::Created().json(contact_json(&view)))
+    Ok(HttpResponse::Created().json(ContactOut::from(&view)))
 }
 
+/// Replaces every field the body carries.
+#[utoipa::path(
+    put,
+    path = "/api/contacts/{id}",
+    operation_id = "update_contact",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The contact's id")),
+    request_body = ContactBody,
+    responses(
+        (status = 200, description = "Updated", body = ContactOut),
+        (status = 400, description = "Malformed body or invalid fields", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 404, description = "No such contact of the caller's", body = ErrorBody),
+        (status = 409, description = "Same name and phone as another contact of the caller", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+)]
 pub async fn update(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -120,9 +286,23 @@ pub async fn update(
     let view = book::update(&state, &caller.user, &id, body.into_inner().into())
         .await
         .map_err(AppError::from)?;
-    Ok(HttpResponse::Ok().json(contact_json(&view)))
+    Ok(HttpResponse::Ok().json(ContactOut::from(&view)))
 }
 
+/// Deletes one contact of the caller.
+#[utoipa::path(
+    delete,
+    path = "/api/contacts/{id}",
+    operation_id = "delete_contact",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The contact's id")),
+    responses(
+        (status = 200, description = "Deleted", body = super::Deleted),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 404, description = "No such contact of the caller's", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -131,9 +311,25 @@ pub async fn delete(
     book::delete(&state, &caller.user, &id)
         .await
         .map_err(AppError::from)?;
-    Ok(HttpResponse::Ok().json(json!({ "deleted": id.into_inner() })))
+    Ok(HttpResponse::Ok().json(super::Deleted {
+        deleted: id.into_inner(),
+    }))
 }
 
+/// Toggles `favorite`.
+#[utoipa::path(
+    post,
+    path = "/api/contacts/{id}/favorite",
+    operation_id = "toggle_favorite",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The contact's id")),
+    responses(
+        (status = 200, description = "The contact, `favorite` toggled", body = ContactOut),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 404, description = "No such contact of the caller's", body = ErrorBody),
+    ),
+)]
 pub async fn favorite(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -142,9 +338,22 @@ pub async fn favorite(
     let view = book::toggle_favorite(&state, &caller.user, &id)
         .await
         .map_err(AppError::from)?;
-    Ok(HttpResponse::Ok().json(contact_json(&view)))
+    Ok(HttpResponse::Ok().json(ContactOut::from(&view)))
 }
 
+/// Every contact of the caller as CSV (`name,phone,email,address,company,notes,tags,favorite,created`).
+#[utoipa::path(
+    get,
+    path = "/api/contacts/export/csv",
+    operation_id = "export_csv",
+    tag = "contacts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A CSV attachment", body = String, content_type = "text/csv",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"contacts.csv\""))),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+    ),
+)]
 pub async fn export_csv(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -166,6 +375,27 @@ pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse
         .streaming(book_csv::export_stream(state, owner_id))
 }
 
+/// Imports a CSV file, all or nothing; duplicates are skipped. At most 10 MB.
+#[utoipa::path(
+    post,
+    path = "/api/contacts/import/csv",
+    operation_id = "import_csv",
+    tag = "contacts",
+    security(("bearer" = [])),
+    request_body(
+        description = "The CSV file: raw, or as the part `file` of a multipart form",
+        content(
+            (String = "text/csv"),
+            (ImportUpload = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Imported", body = ImportOk),
+        (status = 400, description = "Invalid rows or file; nothing was stored", body = ImportRejected),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 413, description = "The file is larger than 10 MB", body = ErrorBody),
+    ),
+)]
 pub async fn import_csv(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -174,24 +404,29 @@ pub async fn import_csv(
 ) -> Result<HttpResponse, ApiError> {
     let data = read_upload(&req, payload, MAX_IMPORT_BYTES).await?;
     match book_csv::import(&state, &caller.user, &data).await {
-        Ok(report) => Ok(HttpResponse::Ok().json(json!({
-            "added": report.added,
-            "skipped": report.skipped,
-            "errors": [],
-            "ignored_columns": report.ignored_columns,
-        }))),
-        Err(ImportError::Rows(errors)) => Ok(HttpResponse::BadRequest().json(json!({
-            "error": format!("{} invalid row(s); nothing was imported", errors.len()),
-            "added": 0,
-            "skipped": 0,
-            "errors": errors.iter().map(|(line, error)| json!({ "line": line, "error": error })).collect::<Vec<_>>(),
-        }))),
-        Err(ImportError::File(message)) => Ok(HttpResponse::BadRequest().json(json!({
-            "error": message,
-            "added": 0,
-            "skipped": 0,
-            "errors": [],
-        }))),
+        Ok(report) => Ok(HttpResponse::Ok().json(ImportOk {
+            added: report.added,
+            skipped: report.skipped,
+            errors: vec![],
+            ignored_columns: report.ignored_columns,
+        })),
+        Err(ImportError::Rows(errors)) => Ok(HttpResponse::BadRequest().json(ImportRejected {
+            error: format!("{} invalid row(s); nothing was imported", errors.len()),
+            added: 0,
+            skipped: 0,
+            errors: errors
+                .into_iter()
+                .map(|(line, error)| RowError { line, error })
+                .collect(),
+            fields: None,
+        })),
+        Err(ImportError::File(message)) => Ok(HttpResponse::BadRequest().json(ImportRejected {
+            error: message,
+            added: 0,
+            skipped: 0,
+            errors: vec![],
+            fields: None,
+        })),
         Err(ImportError::Book(e)) => Err(AppError::from(e).into()),
     }
 }

@@ -6,8 +6,11 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
+pub mod openapi;
 
 use actix_web::{HttpRequest, HttpResponse, error, web};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, AppError};
 
@@ -47,6 +50,20 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// `{"ok": true}`.
+#[derive(Serialize, ToSchema)]
+pub struct OkBody {
+    /// Always `true`.
+    pub ok: bool,
+}
+
+/// `{"deleted": "<id or username>"}`.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    /// The id of the deleted contact, or the deleted user's name.
+    pub deleted: String,
+}
+
+/// `{"ok": true}`.
 pub fn ok() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "ok": true }))
+    HttpResponse::Ok().json(OkBody { ok: true })
 }

@@ -290,6 +290,13 @@ pub async fn delete_user(
 /// An admin clears someone's TOTP (lost phone). They must enrol again; their sessions end.
 pub async fn reset_totp(state: &AppState, by: &UserRow, username: &str) -> Result<(), AppError> {
     let name = Username::parse(username).map_err(|_| AppError::NotFound)?;
+    // An admin keeps TOTP (see `disable_totp`): clearing one's own would let a stolen session
+    // strip the second factor, so only another admin may reset it.
+    if name.as_str() == by.username {
+        return Err(AppError::BadRequest(
+            "you cannot reset your own two-step sign-in; another admin has to".into(),
+        ));
+    }
     let mut tx = store::begin_write(&state.db).await?;
     let target = users::find_by_username(&mut tx, name.as_str())
         .await?

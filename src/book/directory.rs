@@ -8,7 +8,7 @@
 //! (least recently used books go first) and idle books are dropped.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::crypto::FieldCipher;
@@ -112,6 +112,11 @@ impl Term {
 pub struct Directory {
     pub version: i64,
     entries: Vec<Entry>,
+    /// How many entries are favorites (kept up to date by `apply`).
+    favorites: usize,
+    /// [`Directory::tags`], computed on first use after a build or a change: every list page
+    /// shows it, and folding every tag of a large book per request cost more than the rest.
+    tags: OnceLock<Vec<String>>,
 }
 
 /// A change a write made, to patch a cached directory.
@@ -123,7 +128,13 @@ pub enum Change {
 impl Directory {
     pub fn new(version: i64, mut entries: Vec<Entry>) -> Directory {
         entries.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-        Directory { version, entries }
+        let favorites = entries.iter().filter(|e| e.favorite).count();
+        Directory {
+            version,
+            entries,
+            favorites,
+            tags: OnceLock::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -135,40 +146,69 @@ impl Directory {
     }
 
     pub fn favorites(&self) -> usize {
-        self.entries.iter().filter(|e| e.favorite).count()
+        self.favorites
     }
 
     /// Every tag in use, once (case-insensitively), sorted.
     pub fn tags(&self) -> Vec<String> {
-        let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for tag in self.entries.iter().flat_map(|e| e.tags.iter()) {
-            seen.entry(fold(tag)).or_insert_with(|| tag.clone());
-        }
-        seen.into_values().collect()
+        self.tags
+            .get_or_init(|| {
+                let mut seen: BTreeMap<String, String> = BTreeMap::new();
+                for tag in self.entries.iter().flat_map(|e| e.tags.iter()) {
+                    seen.entry(fold(tag)).or_insert_with(|| tag.clone());
+                }
+                seen.into_values().collect()
+            })
+            .clone()
     }
 
     /// The ids of the requested page and the number of matching contacts.
     pub fn select(&self, q: &ListQuery) -> (Vec<String>, usize) {
         let terms: Vec<Term> = q.q.split_whitespace().map(Term::parse).collect();
         let tag = q.tag.as_deref().map(fold);
-        let keep = |e: &&Entry| {
+        let filtered = !terms.is_empty() || tag.is_some() || q.favorites;
+        let keep = |e: &Entry| {
             (!q.favorites || e.favorite)
                 && tag
                     .as_ref()
-                    .is_none_or(|t| e.tags.iter().any(|et| fold(et) == *t))
+                    .is_none_or(|t| e.tags.iter().any(|et| same_tag(et, t)))
                 && terms.iter().all(|term| term.matches(e))
         };
-        let mut hits: Vec<&Entry> = self.entries.iter().filter(keep).collect();
-        if q.sort == Sort::Created {
-            // Stable: equal times stay in name order.
-            hits.sort_by_key(|e| e.created);
+        let offset = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
+        let per_page = usize::try_from(q.paging.per_page).unwrap_or(50);
+        if q.sort == Sort::Name {
+            // The entries are already in name order: count the matches in one pass and keep
+            // only the page's ids (no list of every match, no copy of the book).
+            let in_order: Box<dyn Iterator<Item = &Entry>> = if q.desc {
+                Box::new(self.entries.iter().rev())
+            } else {
+                Box::new(self.entries.iter())
+            };
+            if !filtered {
+                let ids = in_order
+                    .skip(offset)
+                    .take(per_page)
+                    .map(|e| e.id.clone())
+                    .collect();
+                return (ids, self.entries.len());
+            }
+            let mut total = 0;
+            let mut ids = Vec::new();
+            for e in in_order.filter(|e| keep(e)) {
+                if total >= offset && ids.len() < per_page {
+                    ids.push(e.id.clone());
+                }
+                total += 1;
+            }
+            return (ids, total);
         }
+        let mut hits: Vec<&Entry> = self.entries.iter().filter(|e| keep(e)).collect();
+        // Stable: equal times stay in name order.
+        hits.sort_by_key(|e| e.created);
         if q.desc {
             hits.reverse();
         }
         let total = hits.len();
-        let offset = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
-        let per_page = usize::try_from(q.paging.per_page).unwrap_or(50);
         let ids = hits
             .into_iter()
             .skip(offset)
@@ -183,13 +223,18 @@ impl Directory {
             Change::Upsert(e) => e.id.clone(),
             Change::Remove(id) => id.clone(),
         };
-        self.entries.retain(|e| e.id != id);
+        if let Some(at) = self.entries.iter().position(|e| e.id == id) {
+            let old = self.entries.remove(at);
+            self.favorites -= usize::from(old.favorite);
+        }
         if let Change::Upsert(entry) = change {
+            self.favorites += usize::from(entry.favorite);
             let at = self
                 .entries
                 .partition_point(|e| e.order_key() < entry.order_key());
             self.entries.insert(at, entry);
         }
+        self.tags = OnceLock::new();
     }
 
     fn bytes(&self) -> usize {
@@ -197,8 +242,24 @@ impl Directory {
     }
 }
 
-/// Decrypts the summaries (in parallel across the cores) into a directory.
-fn build(version: i64, rows: Vec<SummaryRow>, cipher: &FieldCipher) -> anyhow::Result<Directory> {
+/// Does a contact's tag equal the folded tag `folded`? ASCII tags (nearly all) are compared
+/// without allocating; folding an ASCII string only lower-cases it.
+fn same_tag(tag: &str, folded: &str) -> bool {
+    if tag.is_ascii() {
+        tag.eq_ignore_ascii_case(folded)
+    } else {
+        fold(tag) == folded
+    }
+}
+
+/// Decrypts the summaries (in parallel across the cores) into a directory sorted by name.
+/// This is what a cache miss runs; it is public so benchmarks (`benches/directory.rs`) can
+/// time it on a book of any size without a database.
+pub fn build(
+    version: i64,
+    rows: Vec<SummaryRow>,
+    cipher: &FieldCipher,
+) -> anyhow::Result<Directory> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -498,6 +559,58 @@ mod tests {
             d.select(&ListQuery::default()).0,
             vec!["6", "4", "5", "1", "2"]
         );
+    }
+
+    #[test]
+    fn name_order_pages_both_ways_with_and_without_filters() {
+        let d = dir();
+        let query = |text: &str, desc: bool, page: i64| ListQuery {
+            q: text.into(),
+            desc,
+            paging: Paging { page, per_page: 2 },
+            ..ListQuery::default()
+        };
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(d.select(&query("", true, 1)), (ids(&["2", "1"]), 5));
+        assert_eq!(d.select(&query("", true, 3)), (ids(&["4"]), 5));
+        assert_eq!(d.select(&query("zoe", false, 1)), (ids(&["5", "1"]), 3));
+        assert_eq!(d.select(&query("zoe", true, 1)), (ids(&["2", "1"]), 3));
+        assert_eq!(d.select(&query("zoe", true, 2)), (ids(&["5"]), 3));
+        assert_eq!(d.select(&query("zoe", true, 3)), (ids(&[]), 3));
+    }
+
+    #[test]
+    fn patches_keep_the_counts_and_tags() {
+        let mut d = dir();
+        assert_eq!((d.favorites(), d.tags().len()), (2, 3));
+        d.apply(Change::Upsert(entry(
+            "6",
+            "Bea",
+            "5550000000",
+            "",
+            &["New"],
+            true,
+            60,
+        )));
+        assert_eq!(d.favorites(), 3);
+        assert_eq!(d.tags(), vec!["fr", "Friend", "New", "work"]);
+        d.apply(Change::Upsert(entry(
+            "1",
+            "Zoë Adams",
+            "1",
+            "",
+            &[],
+            false,
+            30,
+        )));
+        d.apply(Change::Remove("3".into()));
+        assert_eq!(d.favorites(), 2);
+        assert_eq!(d.tags(), vec!["Friend", "New"]);
+        let by_tag = ListQuery {
+            tag: Some("nEw".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(d.select(&by_tag).0, vec!["6"]);
     }
 
     #[test]

@@ -30,10 +30,9 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::audit::{self, Actor, action};
+use crate::clock::{parse_timestamp, rfc3339};
 use crate::crypto::FieldCipher;
 use crate::crypto::password::{legacy_pbkdf2_stored, legacy_sha256_stored};
 use crate::crypto::token::{new_id, sha256_hex};
@@ -609,28 +608,12 @@ pub fn sanitize_action(raw: &str) -> String {
     }
 }
 
-/// Unix seconds of an old timestamp: RFC 3339 (`2025-06-03T09:00:00+00:00`), or Python's
-/// `isoformat()` without an offset (`2025-06-03T09:00:00.123456`, also with a space for the
-/// `T`), taken as UTC.
-pub fn parse_timestamp(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(t.unix_timestamp());
-    }
-    let naive = time::macros::format_description!(
-        version = 2,
-        "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
-    );
-    PrimitiveDateTime::parse(text, &naive)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
-}
-
 /// A timestamp as text (see [`parse_timestamp`]) or as Unix seconds.
 fn timestamp_of(value: &Value) -> Option<i64> {
     match value {
         Value::String(text) => parse_timestamp(text),
-        Value::Number(n) => n.as_i64(),
+        // Only seconds that can be shown as RFC 3339 (years 0000..=9999).
+        Value::Number(n) => n.as_i64().filter(|&t| !rfc3339(t).is_empty()),
         _ => None,
     }
 }
@@ -640,6 +623,9 @@ fn shown(name: &str) -> String {
     let cut: String = name.chars().take(40).collect();
     format!("{cut:?}")
 }
+
+#[cfg(test)]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -833,27 +819,6 @@ mod tests {
         assert_eq!(sanitize_action("x".repeat(100).as_str()).len(), 40);
         assert_eq!(sanitize_action("42 <>"), "LEGACY_EVENT");
         assert_eq!(sanitize_action(""), "LEGACY_EVENT");
-    }
-
-    #[test]
-    fn legacy_timestamp_parsing() {
-        assert_eq!(
-            parse_timestamp("2025-06-03T09:00:00+00:00"),
-            Some(1_748_941_200)
-        );
-        assert_eq!(
-            parse_timestamp("2025-06-03T11:00:00+02:00"),
-            Some(1_748_941_200)
-        );
-        assert_eq!(parse_timestamp("2025-06-03T09:00:00Z"), Some(1_748_941_200));
-        assert_eq!(
-            parse_timestamp("2025-06-03T09:00:00.123456"),
-            Some(1_748_941_200)
-        );
-        assert_eq!(parse_timestamp("2025-06-03 09:00:00"), Some(1_748_941_200));
-        assert_eq!(parse_timestamp("yesterday"), None);
-        assert_eq!(timestamp_of(&json!(1_748_941_200)), Some(1_748_941_200));
-        assert_eq!(timestamp_of(&json!(true)), None);
     }
 
     #[test]

@@ -16,14 +16,22 @@ pub enum Sort {
 }
 
 /// The query string as sent; every value optional and unchecked.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RawListQuery {
+    /// Case-insensitive substring of name, phone, email or company (at most 200 characters).
     pub q: Option<String>,
+    /// Only contacts carrying this tag.
     pub tag: Option<String>,
+    /// `true` for favorites only.
     pub favorites: Option<String>,
+    /// `name` (default) or `created`.
     pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
     pub order: Option<String>,
+    /// 1-based page number (default 1).
     pub page: Option<String>,
+    /// Results per page: default 50, larger than 200 is clamped to 200.
     pub per_page: Option<String>,
 }
 

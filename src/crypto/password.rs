@@ -19,6 +19,7 @@ use argon2::{
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 /// Argon2 memory cost in KiB (OWASP's 19 MiB recommendation).
 const M_COST: u32 = 19_456;
@@ -215,20 +216,43 @@ pub fn dummy_verify(candidate: &str) {
     }
 }
 
-/// [`hash_password`] on tokio's blocking thread pool.
+/// How many password hashes may run at once: one fewer than the cores (at least one), so a
+/// flood of sign-ins queues here instead of taking every core (and 19 MiB per hash) from the
+/// requests that need no password. Measured in docs/BENCHMARKS.md.
+fn hash_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Semaphore::new(cores.saturating_sub(1).max(1))
+    })
+}
+
+/// Runs a password computation on tokio's blocking pool once a slot is free.
+async fn in_hash_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _slot = hash_slots()
+        .acquire()
+        .await
+        .context("password hashing slots closed")?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("password hashing task failed")
+}
+
+/// [`hash_password`] on tokio's blocking thread pool (at most [`hash_slots`] at once).
 ///
 /// # Errors
 /// Fails if hashing fails or the blocking task panics or is cancelled.
 pub async fn hash_password_blocking(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .context("password hashing task failed")?
+    in_hash_slot(move || hash_password(&password)).await?
 }
 
-/// [`verify_password`] on tokio's blocking thread pool. With no stored hash
-/// (unknown user) it runs [`dummy_verify`] and returns `Invalid`.
+/// [`verify_password`] on tokio's blocking thread pool (at most [`hash_slots`] at once).
+/// With no stored hash (unknown user) it runs [`dummy_verify`] and returns `Invalid`.
 pub async fn verify_password_blocking(stored: Option<String>, candidate: String) -> Verification {
-    tokio::task::spawn_blocking(move || match stored {
+    in_hash_slot(move || match stored {
         Some(stored) => verify_password(&stored, &candidate),
         None => {
             dummy_verify(&candidate);

@@ -64,6 +64,41 @@ pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result
     Ok(result.rows_affected() == 1)
 }
 
+/// Rows per statement of [`insert_many`] (14 parameters each, far below SQLite's limit).
+const INSERT_BATCH: usize = 64;
+
+/// Inserts many contacts, `INSERT_BATCH` per statement (one round trip to SQLite for each,
+/// instead of one per row); a row whose duplicate key its owner already has is skipped.
+/// Returns how many were added.
+pub async fn insert_many(db: &mut SqliteConnection, rows: &[&ContactRow]) -> sqlx::Result<u64> {
+    let mut added = 0;
+    for chunk in rows.chunks(INSERT_BATCH) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags,
+                                   summary, favorite, dup_key, created, updated) ",
+        );
+        q.push_values(chunk, |mut b, row| {
+            b.push_bind(&row.id)
+                .push_bind(row.owner_id)
+                .push_bind(&row.name)
+                .push_bind(&row.phone)
+                .push_bind(&row.email)
+                .push_bind(&row.address)
+                .push_bind(&row.company)
+                .push_bind(&row.notes)
+                .push_bind(&row.tags)
+                .push_bind(&row.summary)
+                .push_bind(row.favorite)
+                .push_bind(&row.dup_key)
+                .push_bind(row.created)
+                .push_bind(row.updated);
+        });
+        q.push(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
+        added += q.build().execute(&mut *db).await?.rows_affected();
+    }
+    Ok(added)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum UpdateOutcome {
     Updated,
@@ -124,8 +159,10 @@ pub async fn find_many(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // `+owner_id` keeps SQLite off the `contacts_owner` index: with it the planner walks every
+    // contact of the owner (100,000 rows read for a page of 50); by primary key it reads 50.
     let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts WHERE owner_id = "));
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts WHERE +owner_id = "));
     q.push_bind(owner_id).push(" AND id IN (");
     let mut list = q.separated(", ");
     for id in ids {

@@ -396,7 +396,7 @@ async fn the_list_filters_and_sorts_through_its_links() {
     assert!(html.contains("method=\"get\" action=\"/contacts\""));
     let found = app.get_html(&client, "/contacts?q=CAR").await;
     assert_eq!(names(&found), ["Carol"]);
-    assert!(found.contains("1 matches"));
+    assert!(found.contains("1 match</strong>"));
     assert_eq!(
         list_names(&app, &client, "/contacts?q=0100+002").await,
         ["Bob"]
