@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::paging::Paging;
+use crate::domain::{FORBIDDEN_CHARS, has_forbidden_chars};
 
 const MAX_QUERY: usize = 200;
 
@@ -78,6 +79,8 @@ impl ListQuery {
                 "q".into(),
                 format!("A search has at most {MAX_QUERY} characters."),
             );
+        } else if has_forbidden_chars(&q, false) {
+            errors.insert("q".into(), FORBIDDEN_CHARS.into());
         }
         let favorites = match raw
             .favorites
@@ -114,6 +117,12 @@ impl ListQuery {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_string);
+        if tag
+            .as_deref()
+            .is_some_and(|t| has_forbidden_chars(t, false))
+        {
+            errors.insert("tag".into(), FORBIDDEN_CHARS.into());
+        }
         if errors.is_empty() {
             Ok(ListQuery {
                 q,
@@ -177,5 +186,16 @@ mod tests {
         for field in ["sort", "order", "favorites", "page", "per_page", "q"] {
             assert!(errors.contains_key(field), "{field}");
         }
+    }
+
+    #[test]
+    fn undecodable_search_text_is_refused() {
+        let raw = RawListQuery {
+            q: Some("ann\u{FFFD}".into()),
+            tag: Some("a\u{0}b".into()),
+            ..RawListQuery::default()
+        };
+        let errors = ListQuery::parse(&raw).unwrap_err();
+        assert!(errors.contains_key("q") && errors.contains_key("tag"));
     }
 }

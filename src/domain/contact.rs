@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
+use crate::domain::{FORBIDDEN_CHARS, has_forbidden_chars};
+
 pub const MAX_NAME: usize = 100;
 pub const MAX_EMAIL: usize = 254;
 pub const MAX_ADDRESS: usize = 200;
@@ -51,14 +53,8 @@ impl Contact {
                 errors.insert(field.to_string(), format!("The {field} is required."));
             } else if len > max {
                 errors.insert(field.to_string(), format!("At most {max} characters."));
-            } else if v
-                .chars()
-                .any(|c| c.is_control() && !(field == "notes" && matches!(c, '\n' | '\r' | '\t')))
-            {
-                errors.insert(
-                    field.to_string(),
-                    "Control characters are not allowed.".to_string(),
-                );
+            } else if has_forbidden_chars(&v, field == "notes") {
+                errors.insert(field.to_string(), FORBIDDEN_CHARS.to_string());
             }
             v
         };
@@ -135,8 +131,8 @@ pub fn parse_tags(raw: Vec<String>) -> Result<Vec<String>, String> {
         if tag.chars().count() > MAX_TAG {
             return Err(format!("A tag has at most {MAX_TAG} characters."));
         }
-        if tag.contains('|') || tag.chars().any(char::is_control) {
-            return Err("Tags cannot contain '|' or control characters.".into());
+        if tag.contains('|') || has_forbidden_chars(&tag, false) {
+            return Err("Tags cannot contain '|', control characters or unreadable text.".into());
         }
         tags.push(tag);
     }

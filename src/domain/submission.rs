@@ -6,6 +6,7 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::domain::contact::is_valid_email;
+use crate::domain::{FORBIDDEN_CHARS, has_forbidden_chars};
 
 pub const MAX_NAME: usize = 100;
 pub const MAX_MESSAGE: usize = 2000;
@@ -57,11 +58,6 @@ pub struct Submission {
     pub message: String,
 }
 
-fn has_control(s: &str, allow_newlines: bool) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
-}
-
 impl Submission {
     /// Checks every field (the phone only for shape; `spam::phone` checks the number).
     /// `today` is the visitor-independent UTC date: a preferred date before it is refused.
@@ -75,15 +71,15 @@ impl Submission {
             n if n > MAX_NAME => {
                 errors.insert("name".into(), format!("At most {MAX_NAME} characters."));
             }
-            _ if has_control(&name, false) => {
-                errors.insert("name".into(), "Control characters are not allowed.".into());
+            _ if has_forbidden_chars(&name, false) => {
+                errors.insert("name".into(), FORBIDDEN_CHARS.into());
             }
             _ => {}
         }
         let email = d.email.trim().to_string();
         if email.is_empty() {
             errors.insert("email".into(), "Please give an e-mail address.".into());
-        } else if !is_valid_email(&email) {
+        } else if has_forbidden_chars(&email, false) || !is_valid_email(&email) {
             errors.insert(
                 "email".into(),
                 "Enter a valid e-mail address, like name@example.com.".into(),
@@ -92,7 +88,7 @@ impl Submission {
         let phone = d.phone.trim().to_string();
         if phone.is_empty() {
             errors.insert("phone".into(), "Please give a phone number.".into());
-        } else if phone.chars().count() > 32 || has_control(&phone, false) {
+        } else if phone.chars().count() > 32 || has_forbidden_chars(&phone, false) {
             errors.insert(
                 "phone".into(),
                 "Enter a phone number such as +1 202 555 0143.".into(),
@@ -131,11 +127,8 @@ impl Submission {
                 "message".into(),
                 format!("At most {MAX_MESSAGE} characters."),
             );
-        } else if has_control(&message, true) {
-            errors.insert(
-                "message".into(),
-                "Control characters are not allowed.".into(),
-            );
+        } else if has_forbidden_chars(&message, true) {
+            errors.insert("message".into(), FORBIDDEN_CHARS.into());
         }
         match (preferred_time, errors.is_empty()) {
             (Some(preferred_time), true) => Ok(Submission {

@@ -13,6 +13,7 @@ mod cli;
 mod contacts_pages;
 mod csrf;
 mod headers;
+mod hostile_input;
 mod inbox;
 mod keys;
 mod legacy;
