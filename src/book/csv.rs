@@ -311,8 +311,8 @@ pub fn header() -> anyhow::Result<Bytes> {
 
 /// Records the export in the audit log and returns how many contacts it will contain.
 pub async fn begin_export(state: &AppState, user: &UserRow) -> Result<i64, BookError> {
-    let dir = state.directories.get(state, user.id).await?;
-    let count = dir.len() as i64;
+    // Not held across the awaits below (see `book::list`).
+    let count = state.directories.get(state, user.id).await?.len() as i64;
     let mut tx = store::begin_write(&state.db).await?;
     audit::record(
         &mut tx,

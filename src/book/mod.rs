@@ -364,6 +364,11 @@ pub struct ListPage {
 pub async fn list(state: &AppState, user: &UserRow, q: &ListQuery) -> Result<ListPage, BookError> {
     let dir = state.directories.get(state, user.id).await?;
     let (ids, total) = dir.select(q);
+    let (tags, stats_total, stats_favorites) =
+        (dir.tags(), dir.len() as i64, dir.favorites() as i64);
+    // Not held across an await: a write meanwhile would have to copy it (`Arc::make_mut` in
+    // the directory cache; a pointer per contact).
+    drop(dir);
     let mut fetched = rows::find_many(&state.db, user.id, &ids).await?;
     let mut contacts = Vec::with_capacity(ids.len());
     for id in &ids {
@@ -377,8 +382,8 @@ pub async fn list(state: &AppState, user: &UserRow, q: &ListQuery) -> Result<Lis
         total: total as i64,
         page: q.paging.page,
         per_page: q.paging.per_page,
-        tags: dir.tags(),
-        stats_total: dir.len() as i64,
-        stats_favorites: dir.favorites() as i64,
+        tags,
+        stats_total,
+        stats_favorites,
     })
 }
