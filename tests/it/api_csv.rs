@@ -5,7 +5,12 @@ use crate::helpers::{TestApp, spawn_app};
 
 const SEED: &str = include_str!("../../../shared/fixtures/contacts-example.csv");
 
-async fn import(app: &TestApp, token: &str, csv: impl Into<reqwest::Body>) -> reqwest::Response {
+/// Uploads `csv` to the API import as `token`.
+pub async fn import(
+    app: &TestApp,
+    token: &str,
+    csv: impl Into<reqwest::Body>,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(app.url("/api/contacts/import/csv"))
         .bearer_auth(token)

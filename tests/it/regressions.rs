@@ -5,18 +5,8 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
-
-async fn import(app: &TestApp, token: &str, csv: String) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(app.url("/api/contacts/import/csv"))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::api_csv::import;
+use crate::helpers::spawn_app;
 
 /// Excel and Python's csv module end lines with `\r\n`: the bad rows were reported one line
 /// too early (the first on the header's line), and with a lone `\r` all on line 1.
