@@ -14,7 +14,6 @@
 # KEEP_TMP=1 keeps the temp dir (config, logs) for a look after a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 log() { printf '== %s\n' "$*"; }
 
@@ -150,15 +149,8 @@ else
 fi
 
 # --- release binary --------------------------------------------------------------------------
-if [ -n "${CV_BIN:-}" ]; then
-    BIN=$CV_BIN
-else
-    log "cargo build --release --locked"
-    cargo build --release --locked
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/contact-vault"
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-[ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+# shellcheck source=deploy/release-binary.sh
+. deploy/release-binary.sh
 START=$(date +%s)
 
 # --- ports, certificate, config ----------------------------------------------------------------

@@ -13,7 +13,6 @@
 # KEEP_TMP=1 keeps the temp dir (app log, reports) for a look after a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 SCHEMATHESIS_VERSION=4.32.5
 EXAMPLES=${ST_EXAMPLES:-100}
@@ -56,15 +55,8 @@ fi
 log "$("$ST" --version)"
 
 # --- release binary ----------------------------------------------------------------------------
-if [ -n "${CV_BIN:-}" ]; then
-    BIN=$CV_BIN
-else
-    log "cargo build --release --locked"
-    cargo build --release --locked
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/contact-vault"
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-[ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+# shellcheck source=deploy/release-binary.sh
+. deploy/release-binary.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cv-schemathesis.XXXXXX")
 APP_PID=""

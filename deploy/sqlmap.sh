@@ -28,14 +28,8 @@ if ! command -v sqlmap >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sqlmap curl >/dev/null
 fi
 
-if [ -n "${CV_BIN:-}" ]; then
-    BIN=$CV_BIN
-else
-    log "cargo build --release --locked"
-    cargo build --release --locked --bin contact-vault
-    BIN=target/release/contact-vault
-fi
-BIN=$(realpath "$BIN")
+# shellcheck source=deploy/release-binary.sh
+. deploy/release-binary.sh
 LIMIT=${SQLMAP_SECONDS:-150}
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cv-sqlmap.XXXXXX")
