@@ -15,6 +15,8 @@ WORKDIR /src
 # the default one) gets a stub; only the library and the binary are built.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 COPY Cargo.toml Cargo.lock ./
+# Build settings of the bundled SQLite (LIBSQLITE3_FLAGS).
+COPY .cargo ./.cargo
 RUN awk 'function emit() { if (kind == "") return; if (path == "") path = (kind == "bin" ? "src/bin" : kind == "test" ? "tests" : kind == "bench" ? "benches" : "examples") "/" name ".rs"; print path; kind = "" } \
          function value(s) { sub(/^[^"]*"/, "", s); sub(/".*$/, "", s); return s }; \
          /^\[\[(bin|test|bench|example)\]\]/ { emit(); kind = $0; gsub(/[][ \t]/, "", kind); name = path = ""; next }; \
