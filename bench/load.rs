@@ -24,6 +24,10 @@ use clap::{Parser, Subcommand};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use tokio::sync::Mutex;
 
+/// The server's allocator (src/main.rs), so `crypto-limit` times decryption as the server runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -389,7 +393,7 @@ fn crypto_limit(rows: usize, seconds: u64) -> anyhow::Result<()> {
                 tags: vec!["work".into()],
                 favorite: false,
             };
-            seal(&keys, 1, &format!("{i:032x}"), &c, 0, 0)
+            seal(&keys, 1, &format!("{i:032x}"), &c, 0, 0).map(|row| row.sealed)
         })
         .collect::<anyhow::Result<_>>()?;
     let deadline = Instant::now() + Duration::from_secs(seconds);

@@ -33,7 +33,12 @@ fn stored(keys: &contact_vault::crypto::keys::Keys) -> Stored {
                 0,
             )
             .expect("sealing works");
-            (row.id, row.summary, row.favorite, row.created)
+            (
+                row.sealed.id,
+                row.summary,
+                row.sealed.favorite,
+                row.sealed.created,
+            )
         })
         .collect()
 }

@@ -14,7 +14,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::crypto::token::sha256_hex;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::store::{tokens, users, users::UserRow};
+use crate::store::{users, users::UserRow};
 
 fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -119,12 +119,7 @@ impl FromRequest for ApiUser {
                 .filter(|t| !t.is_empty())
                 .ok_or_else(unauthorized)?;
             let token_hash = sha256_hex(token);
-            let user_id = tokens::user_for(&state.db, &token_hash, state.clock.now())
-                .await
-                .map_err(AppError::from)?
-                .ok_or_else(unauthorized)?;
-            let mut conn = state.db.acquire().await.map_err(AppError::from)?;
-            let user = users::find_by_id(&mut conn, user_id)
+            let user = users::find_by_token(&state.db, &token_hash, state.clock.now())
                 .await
                 .map_err(AppError::from)?
                 .ok_or_else(unauthorized)?;

@@ -13,7 +13,7 @@ use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, split_tags};
 use crate::state::AppState;
-use crate::store::contacts::{self as rows, ContactRow};
+use crate::store::contacts::{self as rows, ContactRow, SealedContact};
 use crate::store::{self, users::UserRow};
 
 use super::{BookError, open, seal};
@@ -397,7 +397,7 @@ async fn export_batch(
 }
 
 /// The CSV lines of decrypted rows, through one writer.
-fn csv_rows(keys: &Keys, batch: &[(i64, ContactRow)]) -> anyhow::Result<Vec<u8>> {
+fn csv_rows(keys: &Keys, batch: &[(i64, SealedContact)]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for (_, row) in batch {
         let view = open(keys, row)?;

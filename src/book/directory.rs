@@ -451,6 +451,17 @@ impl DirectoryCache {
     /// A directory of `owner_id`'s book with every change committed before this call.
     pub async fn get(&self, state: &AppState, owner_id: i64) -> anyhow::Result<Arc<Directory>> {
         let version = rows::version(&state.db, owner_id).await?;
+        self.at_least(state, owner_id, version).await
+    }
+
+    /// A directory of `owner_id`'s book with every change up to `version` (the book's version
+    /// read earlier in the request, e.g. with the user's row).
+    pub async fn at_least(
+        &self,
+        state: &AppState,
+        owner_id: i64,
+        version: i64,
+    ) -> anyhow::Result<Arc<Directory>> {
         if let Some(dir) = self.patched_by(owner_id, version).await {
             return Ok(dir);
         }

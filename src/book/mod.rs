@@ -19,7 +19,7 @@ use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, dup_name, phone_digits};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::contacts::{self as rows, ContactRow, UpdateOutcome};
+use crate::store::contacts::{self as rows, ContactRow, SealedContact, UpdateOutcome};
 use crate::store::{self, users::UserRow};
 
 pub use directory::{Change, Directory, DirectoryCache, Entry};
@@ -108,25 +108,27 @@ pub fn seal(
         tags: c.tags.clone(),
     };
     Ok(ContactRow {
-        id: id.to_string(),
+        sealed: SealedContact {
+            id: id.to_string(),
+            name: cipher.encrypt(&c.name),
+            phone: cipher.encrypt(&c.phone),
+            email: cipher.encrypt(&c.email),
+            address: cipher.encrypt(&c.address),
+            company: cipher.encrypt(&c.company),
+            notes: cipher.encrypt(&c.notes),
+            tags: cipher.encrypt(&serde_json::to_string(&c.tags)?),
+            favorite: c.favorite,
+            created,
+            updated,
+        },
         owner_id,
-        name: cipher.encrypt(&c.name),
-        phone: cipher.encrypt(&c.phone),
-        email: cipher.encrypt(&c.email),
-        address: cipher.encrypt(&c.address),
-        company: cipher.encrypt(&c.company),
-        notes: cipher.encrypt(&c.notes),
-        tags: cipher.encrypt(&serde_json::to_string(&c.tags)?),
         summary: cipher.encrypt(&serde_json::to_string(&summary)?),
-        favorite: c.favorite,
         dup_key: dup_key(keys, owner_id, c),
-        created,
-        updated,
     })
 }
 
 /// Decrypts a row.
-pub fn open(keys: &Keys, row: &ContactRow) -> anyhow::Result<ContactView> {
+pub fn open(keys: &Keys, row: &SealedContact) -> anyhow::Result<ContactView> {
     let cipher = &keys.cipher;
     let field = |token: &str| {
         cipher
@@ -362,7 +364,12 @@ pub struct ListPage {
 
 /// Filters, sorts and pages on the directory; decrypts only the rows of the page.
 pub async fn list(state: &AppState, user: &UserRow, q: &ListQuery) -> Result<ListPage, BookError> {
-    let dir = state.directories.get(state, user.id).await?;
+    // The user's row was read at the start of this request: its book version covers every
+    // write committed before the request began, which saves a query per list.
+    let dir = state
+        .directories
+        .at_least(state, user.id, user.data_version)
+        .await?;
     let (ids, total) = dir.select(q);
     let (tags, stats_total, stats_favorites) =
         (dir.tags(), dir.len() as i64, dir.favorites() as i64);

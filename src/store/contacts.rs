@@ -2,11 +2,11 @@
 
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
-/// A stored contact: personal columns are Fernet tokens.
+/// A contact as pages show it: its shown columns, the personal ones still Fernet tokens. Reads
+/// fetch only these (a list page copies every column value it selects).
 #[derive(Clone, Debug, FromRow)]
-pub struct ContactRow {
+pub struct SealedContact {
     pub id: String,
-    pub owner_id: i64,
     pub name: String,
     pub phone: String,
     pub email: String,
@@ -14,11 +14,20 @@ pub struct ContactRow {
     pub company: String,
     pub notes: String,
     pub tags: String,
-    pub summary: String,
     pub favorite: bool,
-    pub dup_key: String,
     pub created: i64,
     pub updated: i64,
+}
+
+/// A stored contact, as written: the shown columns plus its owner, the encrypted summary the
+/// directory is built from, and the duplicate key (a blind index).
+#[derive(Clone, Debug, FromRow)]
+pub struct ContactRow {
+    #[sqlx(flatten)]
+    pub sealed: SealedContact,
+    pub owner_id: i64,
+    pub summary: String,
+    pub dup_key: String,
 }
 
 /// What the in-memory directory is built from.
@@ -30,7 +39,9 @@ pub struct SummaryRow {
     pub created: i64,
 }
 
-const COLUMNS: &str = "id, owner_id, name, phone, email, address, company, notes, tags, summary, favorite, dup_key, created, updated";
+/// The columns of [`SealedContact`].
+const SHOWN: &str =
+    "id, name, phone, email, address, company, notes, tags, favorite, created, updated";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -45,20 +56,20 @@ pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (owner_id, dup_key) DO NOTHING",
     )
-    .bind(&row.id)
+    .bind(&row.sealed.id)
     .bind(row.owner_id)
-    .bind(&row.name)
-    .bind(&row.phone)
-    .bind(&row.email)
-    .bind(&row.address)
-    .bind(&row.company)
-    .bind(&row.notes)
-    .bind(&row.tags)
+    .bind(&row.sealed.name)
+    .bind(&row.sealed.phone)
+    .bind(&row.sealed.email)
+    .bind(&row.sealed.address)
+    .bind(&row.sealed.company)
+    .bind(&row.sealed.notes)
+    .bind(&row.sealed.tags)
     .bind(&row.summary)
-    .bind(row.favorite)
+    .bind(row.sealed.favorite)
     .bind(&row.dup_key)
-    .bind(row.created)
-    .bind(row.updated)
+    .bind(row.sealed.created)
+    .bind(row.sealed.updated)
     .execute(db)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -78,20 +89,20 @@ pub async fn insert_many(db: &mut SqliteConnection, rows: &[&ContactRow]) -> sql
                                    summary, favorite, dup_key, created, updated) ",
         );
         q.push_values(chunk, |mut b, row| {
-            b.push_bind(&row.id)
+            b.push_bind(&row.sealed.id)
                 .push_bind(row.owner_id)
-                .push_bind(&row.name)
-                .push_bind(&row.phone)
-                .push_bind(&row.email)
-                .push_bind(&row.address)
-                .push_bind(&row.company)
-                .push_bind(&row.notes)
-                .push_bind(&row.tags)
+                .push_bind(&row.sealed.name)
+                .push_bind(&row.sealed.phone)
+                .push_bind(&row.sealed.email)
+                .push_bind(&row.sealed.address)
+                .push_bind(&row.sealed.company)
+                .push_bind(&row.sealed.notes)
+                .push_bind(&row.sealed.tags)
                 .push_bind(&row.summary)
-                .push_bind(row.favorite)
+                .push_bind(row.sealed.favorite)
                 .push_bind(&row.dup_key)
-                .push_bind(row.created)
-                .push_bind(row.updated);
+                .push_bind(row.sealed.created)
+                .push_bind(row.sealed.updated);
         });
         q.push(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
         added += q.build().execute(&mut *db).await?.rows_affected();
@@ -113,18 +124,18 @@ pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result
                              summary = ?, favorite = ?, dup_key = ?, updated = ?
          WHERE id = ? AND owner_id = ?",
     )
-    .bind(&row.name)
-    .bind(&row.phone)
-    .bind(&row.email)
-    .bind(&row.address)
-    .bind(&row.company)
-    .bind(&row.notes)
-    .bind(&row.tags)
+    .bind(&row.sealed.name)
+    .bind(&row.sealed.phone)
+    .bind(&row.sealed.email)
+    .bind(&row.sealed.address)
+    .bind(&row.sealed.company)
+    .bind(&row.sealed.notes)
+    .bind(&row.sealed.tags)
     .bind(&row.summary)
-    .bind(row.favorite)
+    .bind(row.sealed.favorite)
     .bind(&row.dup_key)
-    .bind(row.updated)
-    .bind(&row.id)
+    .bind(row.sealed.updated)
+    .bind(&row.sealed.id)
     .bind(row.owner_id)
     .execute(db)
     .await;
@@ -140,9 +151,9 @@ pub async fn find(
     db: &mut SqliteConnection,
     owner_id: i64,
     id: &str,
-) -> sqlx::Result<Option<ContactRow>> {
+) -> sqlx::Result<Option<SealedContact>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM contacts WHERE id = ? AND owner_id = ?"
+        "SELECT {SHOWN} FROM contacts WHERE id = ? AND owner_id = ?"
     )))
     .bind(id)
     .bind(owner_id)
@@ -155,14 +166,14 @@ pub async fn find_many(
     db: &SqlitePool,
     owner_id: i64,
     ids: &[String],
-) -> sqlx::Result<Vec<ContactRow>> {
+) -> sqlx::Result<Vec<SealedContact>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     // `+owner_id` keeps SQLite off the `contacts_owner` index: with it the planner walks every
     // contact of the owner (100,000 rows read for a page of 50); by primary key it reads 50.
     let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts WHERE +owner_id = "));
+        QueryBuilder::new(format!("SELECT {SHOWN} FROM contacts WHERE +owner_id = "));
     q.push_bind(owner_id).push(" AND id IN (");
     let mut list = q.separated(", ");
     for id in ids {
@@ -213,15 +224,15 @@ pub async fn batch_after(
     owner_id: i64,
     after_rowid: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, ContactRow)>> {
+) -> sqlx::Result<Vec<(i64, SealedContact)>> {
     #[derive(FromRow)]
     struct WithRowid {
         rowid: i64,
         #[sqlx(flatten)]
-        row: ContactRow,
+        row: SealedContact,
     }
     let rows: Vec<WithRowid> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT rowid, {COLUMNS} FROM contacts WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+        "SELECT rowid, {SHOWN} FROM contacts WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
     )))
     .bind(owner_id)
     .bind(after_rowid)

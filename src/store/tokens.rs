@@ -21,15 +21,6 @@ pub async fn insert(
     Ok(())
 }
 
-/// The owner of a live token.
-pub async fn user_for(db: &SqlitePool, token_hash: &str, now: i64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT user_id FROM api_tokens WHERE token_hash = ? AND expires > ?")
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(db)
-        .await
-}
-
 pub async fn delete(db: &mut SqliteConnection, token_hash: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM api_tokens WHERE token_hash = ?")
         .bind(token_hash)

@@ -17,6 +17,9 @@ pub struct UserRow {
     pub totp_failures: i64,
     pub totp_locked_until: Option<i64>,
     pub created: i64,
+    /// The version of the user's contact book when this row was read (see
+    /// `store::contacts::bump_version`).
+    pub data_version: i64,
 }
 
 impl UserRow {
@@ -35,7 +38,7 @@ impl UserRow {
 }
 
 const COLUMNS: &str = "id, username, password_hash, role, totp_secret, totp_enabled, totp_last_step, \
-                       totp_failures, totp_locked_until, created";
+                       totp_failures, totp_locked_until, created, data_version";
 
 pub async fn find_by_username(
     db: &mut SqliteConnection,
@@ -45,6 +48,22 @@ pub async fn find_by_username(
         "SELECT {COLUMNS} FROM users WHERE username = ?"
     )))
     .bind(username)
+    .fetch_optional(db)
+    .await
+}
+
+/// The owner of a live API token (stored as its SHA-256 digest), in one query.
+pub async fn find_by_token(
+    db: &SqlitePool,
+    token_hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users
+         WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = ? AND expires > ?)"
+    )))
+    .bind(token_hash)
+    .bind(now)
     .fetch_optional(db)
     .await
 }

@@ -161,8 +161,8 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
     let mut contacts_in_doubt_stored = 0;
     let mut stored_names = HashSet::new();
     for row in &rows {
-        let view =
-            book::open(&keys, row).unwrap_or_else(|e| panic!("contact row {}: {e:#}", row.id));
+        let view = book::open(&keys, &row.sealed)
+            .unwrap_or_else(|e| panic!("contact row {}: {e:#}", row.sealed.id));
         let c = view.contact;
         let got = ContactData {
             name: c.name,
@@ -180,8 +180,8 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
         let expected = serde_json::json!({
             "n": got.name, "p": got.phone, "e": got.email, "c": got.company, "t": got.tags,
         });
-        assert_eq!(summary, expected, "summary of contact {}", row.id);
-        let attempt = origin(&by_name, &row.id, &got);
+        assert_eq!(summary, expected, "summary of contact {}", row.sealed.id);
+        let attempt = origin(&by_name, &row.sealed.id, &got);
         contacts_in_doubt_stored += usize::from(matches!(attempt.outcome, Outcome::InDoubt(_)));
         assert!(
             stored_names.insert(got.name.clone()),
