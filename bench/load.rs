@@ -11,7 +11,8 @@
 //!   address, while a probe sends `GET /healthz` every `--probe-ms` from 127.0.0.1 and records
 //!   its latency; `--concurrency 0` runs the probe alone (the baseline).
 //! - `crypto-limit`: times opening (decrypting) a contact as a list page does and prints the
-//!   crypto-bound ceiling of a page of `--rows` contacts on this machine's cores.
+//!   crypto-bound ceiling of a page of `--rows` contacts on this machine's cores (the fastest
+//!   of `--seconds` one-second rounds).
 //!
 //! Every loop is bounded by a count or a deadline. Only loopback addresses are accepted.
 
@@ -396,16 +397,21 @@ fn crypto_limit(rows: usize, seconds: u64) -> anyhow::Result<()> {
             seal(&keys, 1, &format!("{i:032x}"), &c, 0, 0).map(|row| row.sealed)
         })
         .collect::<anyhow::Result<_>>()?;
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let t0 = Instant::now();
-    let mut pages = 0u64;
-    while Instant::now() < deadline {
-        for row in &sealed {
-            std::hint::black_box(open(&keys, row)?);
+    // The fastest of one-second rounds: the machine is shared, and a slow round (another
+    // process on the core) would lower the limit the list page is compared with.
+    let mut per_page = f64::INFINITY;
+    for _ in 0..seconds.max(1) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let t0 = Instant::now();
+        let mut pages = 0u64;
+        while Instant::now() < deadline {
+            for row in &sealed {
+                std::hint::black_box(open(&keys, row)?);
+            }
+            pages += 1;
         }
-        pages += 1;
+        per_page = per_page.min(t0.elapsed().as_secs_f64() / pages as f64);
     }
-    let per_page = t0.elapsed().as_secs_f64() / pages as f64;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "crypto rows={rows} fields_per_row=7 page_us={:.1} field_decrypt_us={:.2} \

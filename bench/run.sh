@@ -180,7 +180,7 @@ echo "   $LIST" >&2
 echo "== healthz (wrk, 32 connections)" >&2
 HEALTH=$(wrk_run 32 "/healthz")
 echo "   $HEALTH" >&2
-CRYPTO=$("$LOAD" crypto-limit --rows 50 --seconds 3)
+CRYPTO=$("$LOAD" crypto-limit --rows 50 --seconds 5)
 echo "   $CRYPTO" >&2
 LIMIT=$(field limit "$CRYPTO")
 
