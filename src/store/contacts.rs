@@ -50,29 +50,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Inserts a contact; `Ok(false)` when the owner already has one with the same duplicate key.
 pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags, summary,
-                               favorite, dup_key, created, updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (owner_id, dup_key) DO NOTHING",
-    )
-    .bind(&row.sealed.id)
-    .bind(row.owner_id)
-    .bind(&row.sealed.name)
-    .bind(&row.sealed.phone)
-    .bind(&row.sealed.email)
-    .bind(&row.sealed.address)
-    .bind(&row.sealed.company)
-    .bind(&row.sealed.notes)
-    .bind(&row.sealed.tags)
-    .bind(&row.summary)
-    .bind(row.sealed.favorite)
-    .bind(&row.dup_key)
-    .bind(row.sealed.created)
-    .bind(row.sealed.updated)
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(insert_many(db, &[row]).await? == 1)
 }
 
 /// Rows per statement of [`insert_many`] (14 parameters each, far below SQLite's limit).
