@@ -14,6 +14,14 @@ pub mod action {
     pub const LOGIN_TOTP_FAIL: &str = "LOGIN_TOTP_FAIL";
     pub const LOGIN_RECOVERY_CODE: &str = "LOGIN_RECOVERY_CODE";
     pub const TOTP_LOCKED: &str = "TOTP_LOCKED";
+    /// Too many wrong passwords for one account name, from any address.
+    pub const LOGIN_LOCKED: &str = "LOGIN_LOCKED";
+    /// A wrong current password typed before a sensitive change.
+    pub const REAUTH_FAIL: &str = "REAUTH_FAIL";
+    pub const PASSWORD_REHASHED: &str = "PASSWORD_REHASHED";
+    pub const SESSION_REVOKED: &str = "SESSION_REVOKED";
+    pub const TOKEN_REVOKED: &str = "TOKEN_REVOKED";
+    pub const SIGNED_OUT_EVERYWHERE: &str = "SIGNED_OUT_EVERYWHERE";
     pub const LOGOUT: &str = "LOGOUT";
     pub const PASSWORD_CHANGED: &str = "PASSWORD_CHANGED";
     pub const TOTP_ENABLED: &str = "TOTP_ENABLED";

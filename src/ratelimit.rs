@@ -6,16 +6,20 @@
 //! `realip_remote_addr()` takes the left-most entry, which the client controls.)
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_governor::governor::NotUntil;
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
 use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 use actix_governor::{
     GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
 };
-use actix_web::dev::ServiceRequest;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use ipnet::IpNet;
 
@@ -56,8 +60,81 @@ pub fn limit(trusted: &[IpNet], face: Face, every: Duration, burst: u32) -> anyh
         .ok_or_else(|| anyhow::anyhow!("a rate limit needs a non-zero period and burst"))
 }
 
-/// Drops idle keys now and then so the limiter's memory stays bounded.
-pub fn spawn_pruner(limits: Vec<Limit>) {
+/// A budget per client address that several routes draw on (actix-governor gives each
+/// route its own), or that a middleware consults only for some requests. Refusals are JSON
+/// under `/api/` and a page elsewhere.
+#[derive(Clone)]
+pub struct SharedLimit {
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    trusted: Arc<Vec<IpNet>>,
+}
+
+impl SharedLimit {
+    /// `burst` requests at once, refilled at one per `every`.
+    pub fn new(trusted: &[IpNet], every: Duration, burst: u32) -> anyhow::Result<Self> {
+        let burst = NonZeroU32::new(burst).ok_or_else(|| anyhow::anyhow!("a zero burst"))?;
+        let quota = Quota::with_period(every)
+            .ok_or_else(|| anyhow::anyhow!("a zero period"))?
+            .allow_burst(burst);
+        Ok(SharedLimit {
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            trusted: Arc::new(trusted.to_vec()),
+        })
+    }
+
+    /// Counts `req` against its client's budget; the error is the refusal to send.
+    pub fn check(&self, req: &ServiceRequest) -> Result<(), actix_web::Error> {
+        let Some(ip) = request_ip(req, &self.trusted) else {
+            return Ok(());
+        };
+        let Err(negative) = self.limiter.check_key(&ip) else {
+            return Ok(());
+        };
+        let wait = negative.wait_time_from(DefaultClock::default().now());
+        let err = AppError::RateLimited {
+            retry_after: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+        };
+        Err(if req.path().starts_with("/api/") {
+            ApiError(err).into()
+        } else {
+            err.into()
+        })
+    }
+
+    /// A middleware that counts every request of the route it wraps.
+    pub async fn guard(
+        self,
+        req: ServiceRequest,
+        next: Next<impl MessageBody + 'static>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        self.check(&req)?;
+        next.call(req).await
+    }
+}
+
+/// Pages a browser without a session cookie loads: each one stores a new session (for its
+/// CSRF token), so cookie-less floods are limited per address before they fill the table.
+/// Static files, the health check and the API never start a session and are not counted.
+pub async fn limit_new_sessions(
+    limit: SharedLimit,
+    session_cookie: &'static str,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    let starts_session = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !["/static/", "/api/", "/healthz"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        && req.cookie(session_cookie).is_none();
+    if starts_session {
+        limit.check(&req)?;
+    }
+    next.call(req).await
+}
+
+/// Drops idle keys now and then so the limiters' memory stays bounded.
+pub fn spawn_pruner(limits: Vec<Limit>, shared: Vec<SharedLimit>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -66,6 +143,10 @@ pub fn spawn_pruner(limits: Vec<Limit>) {
                 let limiter = l.limiter();
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
+            }
+            for l in &shared {
+                l.limiter.retain_recent();
+                l.limiter.shrink_to_fit();
             }
         }
     });
@@ -97,6 +178,17 @@ pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[IpNet]) -> IpA
     client
 }
 
+/// The client address of a request (None without a peer address, as in some tests).
+fn request_ip(req: &ServiceRequest, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let headers: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Some(client_ip(peer, &headers, trusted))
+}
+
 /// `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
 fn parse_entry(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
@@ -111,16 +203,8 @@ impl KeyExtractor for ClientIp {
     type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
 
     fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
-        let peer = req
-            .peer_addr()
-            .map(|a| a.ip())
-            .ok_or_else(|| SimpleKeyExtractionError::new("no peer address"))?;
-        let headers: Vec<&str> = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        Ok(client_ip(peer, &headers, &self.trusted))
+        request_ip(req, &self.trusted)
+            .ok_or_else(|| SimpleKeyExtractionError::new("no peer address"))
     }
 
     fn exceed_rate_limit_response(

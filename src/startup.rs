@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::crypto::keys::KeyOrigin;
 use crate::crypto::token::new_token;
 use crate::error::{ApiError, AppError};
-use crate::ratelimit::{self, Face};
+use crate::ratelimit::{self, Face, SharedLimit};
 use crate::state::AppState;
 use crate::telemetry;
 use crate::web::{
@@ -30,6 +30,13 @@ use crate::{api, store};
 
 /// Form bodies are small; the CSV import sets its own larger limit.
 const FORM_LIMIT: usize = 64 * 1024;
+
+/// Sign-in attempts per address, page and API together: a burst, then one per period.
+pub const SIGN_IN_BURST: u32 = 5;
+pub const SIGN_IN_EVERY: Duration = Duration::from_secs(12);
+/// Pages per address that may start a new session (a request without a session cookie).
+pub const NEW_SESSION_BURST: u32 = 30;
+pub const NEW_SESSION_EVERY: Duration = Duration::from_secs(2);
 
 pub struct Application {
     port: u16,
@@ -85,18 +92,21 @@ impl Application {
         // Each limiter is built once, here, so every worker shares it.
         let trusted = state.settings.trusted_proxies.clone();
         let every = Duration::from_secs(6);
-        let login_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
+        // One sign-in budget per address for the page and the API together: 5 at once, one
+        // more every 12 s, so never more than 10 in any minute (API.md).
+        let sign_in_limit = SharedLimit::new(&trusted, SIGN_IN_EVERY, SIGN_IN_BURST)?;
+        let new_session_limit = SharedLimit::new(&trusted, NEW_SESSION_EVERY, NEW_SESSION_BURST)?;
         let totp_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
-        let api_login_limit = ratelimit::limit(&trusted, Face::Json, every, 10)?;
         let form_limit = ratelimit::limit(&trusted, Face::Page, Duration::from_secs(12), 5)?;
         let captcha_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
-        ratelimit::spawn_pruner(vec![
-            form_limit.clone(),
-            captcha_limit.clone(),
-            login_limit.clone(),
-            totp_limit.clone(),
-            api_login_limit.clone(),
-        ]);
+        ratelimit::spawn_pruner(
+            vec![
+                form_limit.clone(),
+                captcha_limit.clone(),
+                totp_limit.clone(),
+            ],
+            vec![sign_in_limit.clone(), new_session_limit.clone()],
+        );
         spawn_cleanup(state.clone());
         if state.settings.keys.fernet_keys.is_none() {
             spawn_key_reload(state.clone());
@@ -109,13 +119,15 @@ impl Application {
         let idle = actix_web::cookie::time::Duration::minutes(state.settings.session_idle_minutes);
         let app_state = state.clone();
 
+        let session_cookie = if https {
+            "__Host-cv_session"
+        } else {
+            "cv_session"
+        };
+
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(session_store.clone(), secret_key.clone())
-                .cookie_name(if https {
-                    "__Host-cv_session".into()
-                } else {
-                    "cv_session".into()
-                })
+                .cookie_name(session_cookie.into())
                 .cookie_secure(https)
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
@@ -133,11 +145,17 @@ impl Application {
                 .wrap(from_fn(csrf::protect))
                 .wrap(IdentityMiddleware::default())
                 .wrap(sessions)
+                .wrap(from_fn({
+                    let limit = new_session_limit.clone();
+                    move |req, next| {
+                        ratelimit::limit_new_sessions(limit.clone(), session_cookie, req, next)
+                    }
+                }))
                 .wrap(from_fn(move |req, next| {
                     headers::security_headers(req, next, https)
                 }))
                 .wrap(from_fn(telemetry::log_requests))
-                .service(api_scope(&api_login_limit))
+                .service(api_scope(&sign_in_limit))
                 .route("/healthz", web::get().to(healthz))
                 .route("/static/{file}", web::get().to(assets::serve))
                 .service(
@@ -157,11 +175,10 @@ impl Application {
                 .service(
                     web::resource("/login")
                         .route(web::get().to(login::form))
-                        .route(
-                            web::post()
-                                .to(login::submit)
-                                .wrap(Governor::new(&login_limit)),
-                        ),
+                        .route(web::post().to(login::submit).wrap(from_fn({
+                            let limit = sign_in_limit.clone();
+                            move |req, next| limit.clone().guard(req, next)
+                        }))),
                 )
                 .service(
                     web::resource("/login/totp")
@@ -195,6 +212,18 @@ impl Application {
                 .route(
                     "/account/recovery-codes",
                     web::post().to(account::regenerate_codes),
+                )
+                .route(
+                    "/account/sessions/{sid}/revoke",
+                    web::post().to(account::revoke_session),
+                )
+                .route(
+                    "/account/tokens/{id}/revoke",
+                    web::post().to(account::revoke_token),
+                )
+                .route(
+                    "/account/sign-out-everywhere",
+                    web::post().to(account::sign_out_everywhere),
                 )
                 // Contact book pages (web::contacts) go here.
                 .route("/contacts", web::get().to(contacts::list))
@@ -259,9 +288,10 @@ impl Application {
                         .route(web::get().to(admin::confirm_delete))
                         .route(web::post().to(admin::delete)),
                 )
-                .route(
-                    "/admin/users/{name}/reset-totp",
-                    web::post().to(admin::reset_totp),
+                .service(
+                    web::resource("/admin/users/{name}/reset-totp")
+                        .route(web::get().to(admin::confirm_reset_totp))
+                        .route(web::post().to(admin::reset_totp)),
                 )
                 .default_service(web::to(not_found))
         })
@@ -299,7 +329,8 @@ impl Application {
     }
 }
 
-fn api_scope(login_limit: &ratelimit::Limit) -> actix_web::Scope {
+fn api_scope(sign_in_limit: &SharedLimit) -> actix_web::Scope {
+    let limit = sign_in_limit.clone();
     web::scope("/api")
         .app_data(api::json_config())
         .app_data(api::query_config())
@@ -308,7 +339,7 @@ fn api_scope(login_limit: &ratelimit::Limit) -> actix_web::Scope {
             "/login",
             web::post()
                 .to(api::auth::login)
-                .wrap(Governor::new(login_limit)),
+                .wrap(from_fn(move |req, next| limit.clone().guard(req, next))),
         )
         .route("/logout", web::post().to(api::auth::logout))
         .route("/openapi.json", web::get().to(api::openapi::document))
@@ -390,6 +421,13 @@ fn spawn_cleanup(state: web::Data<AppState>) {
             }
             if let Err(e) = store::tokens::purge_expired(&state.db, now).await {
                 tracing::warn!(error = %e, "token cleanup failed");
+            }
+            let stale = now - crate::auth::lockout::FORGET_SECONDS;
+            if let Err(e) = store::login_guard::purge_failures(&state.db, stale).await {
+                tracing::warn!(error = %e, "sign-in counter cleanup failed");
+            }
+            if let Err(e) = store::login_guard::purge_devices(&state.db, now).await {
+                tracing::warn!(error = %e, "remembered-device cleanup failed");
             }
             state.directories.evict_idle(Duration::from_secs(15 * 60));
         }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use sqlx::SqlitePool;
 
+use crate::auth::lockout::Turns;
 use crate::book::DirectoryCache;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub directories: DirectoryCache,
     /// SHA-256 of the one-time first-run setup token, while no admin exists.
     pub setup_token_hash: Mutex<Option<String>>,
+    /// Password attempts for one account take turns (see `auth::lockout`).
+    pub sign_in_turns: Turns,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             phone,
             directories: DirectoryCache::new(DIRECTORY_BUDGET_BYTES),
             setup_token_hash: Mutex::new(None),
+            sign_in_turns: Turns::default(),
         };
         Ok((state, origin))
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::ApiUser;
-use crate::auth::flows::{self, SecondFactor};
+use crate::auth::flows::{self, PasswordCheck, SecondFactor};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, AppError, ErrorBody};
 use crate::state::AppState;
@@ -54,7 +54,7 @@ fn unauthorized(message: &str) -> ApiError {
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "`invalid credentials`, `otp_required`, `invalid otp` or `totp_enrollment_required`", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 429, description = "Too many sign-in attempts from this address, or too many wrong codes", body = ErrorBody,
+        (status = 429, description = "Too many sign-in attempts from this address, too many wrong passwords for this account (from any address), or too many wrong codes", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
@@ -62,10 +62,16 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(user) = flows::check_password(&state, &body.username, &body.password, "api").await?
-    else {
-        return Err(unauthorized("invalid credentials"));
-    };
+    let user =
+        match flows::check_password(&state, &body.username, &body.password, "api", None).await? {
+            PasswordCheck::Valid(user) => user,
+            PasswordCheck::Invalid => return Err(unauthorized("invalid credentials")),
+            PasswordCheck::Locked { retry_after } => {
+                return Err(ApiError(AppError::RateLimited {
+                    retry_after: retry_after.max(1) as u64,
+                }));
+            }
+        };
     if user.must_enrol_totp() {
         return Err(unauthorized("totp_enrollment_required"));
     }
@@ -73,7 +79,7 @@ pub async fn login(
         let Some(otp) = body.otp.as_deref().filter(|o| !o.trim().is_empty()) else {
             return Err(unauthorized("otp_required"));
         };
-        match flows::check_second_factor(&state, &user, otp).await? {
+        match flows::check_second_factor(&state, &user, otp, "api").await? {
             SecondFactor::Accepted => {}
             SecondFactor::Invalid => return Err(unauthorized("invalid otp")),
             SecondFactor::Locked => {
@@ -82,9 +88,11 @@ pub async fn login(
                 }));
             }
         }
+    } else {
+        flows::login_succeeded(&state, &user, "api").await?;
     }
+    let user = *user;
     let (token, expires_at) = flows::issue_token(&state, &user).await?;
-    flows::login_succeeded(&state, &user, "api").await?;
     Ok(HttpResponse::Ok().json(LoginOk {
         token,
         username: user.username,
@@ -124,6 +132,8 @@ pub async fn logout(state: web::Data<AppState>, caller: ApiUser) -> Result<HttpR
         (status = 400, description = "Malformed body, or a new password that breaks the rules", body = ErrorBody),
         (status = 401, description = "Missing or invalid token, or a wrong old password", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords for this account: a stolen token is no password oracle", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn change_password(

@@ -32,6 +32,12 @@ pub fn token(session: &Session) -> String {
     fresh
 }
 
+/// A fresh token for the session (at each sign-in step), so a token seen before it is worth
+/// nothing after.
+pub fn rotate(session: &Session) {
+    session.remove(SESSION_KEY);
+}
+
 pub async fn protect(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

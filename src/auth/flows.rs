@@ -3,13 +3,14 @@
 //! transaction; revocations happen in the same transaction as the change that causes them.
 
 use crate::audit::{self, Actor, action};
+use crate::auth::lockout::{self, Claim};
 use crate::auth::totp;
 use crate::crypto::password::{self, Verification};
 use crate::crypto::token::{new_token, sha256_hex};
 use crate::domain::{Password, Role, Username};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{self, sessions, tokens, users, users::UserRow};
+use crate::store::{self, login_guard, sessions, tokens, users, users::UserRow};
 
 /// Wrong second-factor codes in a row before the step locks.
 pub const TOTP_MAX_FAILURES: i64 = 5;
@@ -23,49 +24,163 @@ pub fn actor(user: &UserRow) -> Actor<'_> {
     }
 }
 
+/// The outcome of the password step.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    Valid(Box<UserRow>),
+    Invalid,
+    /// Too many wrong passwords for this account name: refused unchecked for this long.
+    Locked {
+        retry_after: i64,
+    },
+}
+
 /// The password step. Unknown names cost the same Argon2 work as known ones and fail with
-/// the same answer. A legacy hash that verifies is replaced by Argon2id on the spot.
+/// the same answer; both are throttled per account name (`auth::lockout`). `device` is the
+/// browser's remembered-device cookie, if it sent one. A legacy hash that verifies is
+/// replaced by Argon2id on the spot.
 pub async fn check_password(
     state: &AppState,
     username: &str,
     password: &str,
     via: &str,
-) -> Result<Option<UserRow>, AppError> {
-    let name = Username::parse(username).ok();
-    let user = match &name {
-        Some(n) => users::find_by_username(&mut *state.db.acquire().await?, n.as_str()).await?,
-        None => None,
+    device: Option<&str>,
+) -> Result<PasswordCheck, AppError> {
+    let now = state.clock.now();
+    let Ok(name) = Username::parse(username) else {
+        let _ = password::verify_password_blocking(None, password.to_string()).await;
+        let who = Actor {
+            user_id: None,
+            username: "(invalid name)",
+        };
+        audit::record_alone(&state.db, now, who, action::LOGIN_FAIL, via).await?;
+        return Ok(PasswordCheck::Invalid);
     };
+    let device = device.map(sha256_hex);
+    let _turn = state.sign_in_turns.wait(name.as_str()).await;
+    let mut tx = store::begin_write(&state.db).await?;
+    let user = users::find_by_username(&mut tx, name.as_str()).await?;
+    let who = Actor {
+        user_id: user.as_ref().map(|u| u.id),
+        username: name.as_str(),
+    };
+    let claim = lockout::claim(&mut tx, name.as_str(), who.user_id, device.as_deref(), now).await?;
+    let (locks_for, via_device) = match claim {
+        Claim::Locked { retry_after } => {
+            let detail = format!("{via}; account locked");
+            audit::record(&mut tx, now, who, action::LOGIN_FAIL, &detail).await?;
+            tx.commit().await?;
+            return Ok(PasswordCheck::Locked { retry_after });
+        }
+        Claim::Allowed {
+            locks_for,
+            via_device,
+        } => (locks_for, via_device),
+    };
+    tx.commit().await?;
+
     let verdict = password::verify_password_blocking(
         user.as_ref().map(|u| u.password_hash.clone()),
         password.to_string(),
     )
     .await;
-    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
     match (user, verdict) {
         (Some(user), Verification::Valid { needs_rehash }) => {
+            lockout::succeeded(
+                &mut tx,
+                name.as_str(),
+                user.id,
+                device.as_deref(),
+                via_device,
+                now,
+            )
+            .await?;
             if needs_rehash {
                 let fresh = password::hash_password_blocking(password.to_string()).await?;
-                let mut tx = store::begin_write(&state.db).await?;
                 users::set_password_hash(&mut tx, user.id, &fresh).await?;
-                audit::record(&mut tx, now, actor(&user), "PASSWORD_REHASHED", "argon2id").await?;
-                tx.commit().await?;
+                audit::record(
+                    &mut tx,
+                    now,
+                    actor(&user),
+                    action::PASSWORD_REHASHED,
+                    "argon2id",
+                )
+                .await?;
             }
-            Ok(Some(user))
+            tx.commit().await?;
+            Ok(PasswordCheck::Valid(Box::new(user)))
         }
-        (user, _) => {
-            let attempted = name
-                .as_ref()
-                .map(Username::as_str)
-                .unwrap_or("(invalid name)");
-            let who = Actor {
-                user_id: user.as_ref().map(|u| u.id),
-                username: attempted,
-            };
-            audit::record_alone(&state.db, now, who, action::LOGIN_FAIL, via).await?;
-            Ok(None)
+        _ => {
+            audit::record(&mut tx, now, who, action::LOGIN_FAIL, via).await?;
+            record_lock(&mut tx, now, who, locks_for).await?;
+            tx.commit().await?;
+            Ok(PasswordCheck::Invalid)
         }
     }
+}
+
+/// Audits the lock a failed attempt started, if it started one.
+async fn record_lock(
+    tx: &mut sqlx::SqliteConnection,
+    now: i64,
+    who: Actor<'_>,
+    locks_for: Option<i64>,
+) -> sqlx::Result<()> {
+    if let Some(seconds) = locks_for {
+        let detail = format!("{} failures; {seconds} s", lockout::FREE_FAILURES);
+        audit::record(tx, now, who, action::LOGIN_LOCKED, &detail).await?;
+    }
+    Ok(())
+}
+
+/// The signed-in user types their current password again before a sensitive change (a new
+/// password, new recovery codes, user administration). Throttled and counted like sign-in:
+/// a stolen session is no password oracle. A wrong password is `Unauthorized`, a lock
+/// `RateLimited`; each failure is audited with `what`.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &UserRow,
+    password: &str,
+    what: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let _turn = state.sign_in_turns.wait(&user.username).await;
+    let mut tx = store::begin_write(&state.db).await?;
+    let claim = lockout::claim(&mut tx, &user.username, Some(user.id), None, now).await?;
+    let locks_for = match claim {
+        Claim::Locked { retry_after } => {
+            let detail = format!("{what}; account locked");
+            audit::record(&mut tx, now, actor(user), action::REAUTH_FAIL, &detail).await?;
+            tx.commit().await?;
+            return Err(AppError::RateLimited {
+                retry_after: retry_after.max(1) as u64,
+            });
+        }
+        Claim::Allowed { locks_for, .. } => locks_for,
+    };
+    tx.commit().await?;
+    let verdict =
+        password::verify_password_blocking(Some(user.password_hash.clone()), password.to_string())
+            .await;
+    let mut tx = store::begin_write(&state.db).await?;
+    if verdict == Verification::Invalid {
+        audit::record(&mut tx, now, actor(user), action::REAUTH_FAIL, what).await?;
+        record_lock(&mut tx, now, actor(user), locks_for).await?;
+        tx.commit().await?;
+        return Err(AppError::Unauthorized(
+            "the current password is wrong".into(),
+        ));
+    }
+    lockout::succeeded(&mut tx, &user.username, user.id, None, false, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Does the password that just signed `user` in still meet today's rules? An older one
+/// keeps working; the pages ask its owner to choose a new one.
+pub fn password_meets_policy(user: &UserRow, password: &str) -> bool {
+    crate::domain::password::meets_policy(password, &user.username)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -76,18 +191,24 @@ pub enum SecondFactor {
 }
 
 /// The TOTP step: a current code (each time step works once) or an unused recovery code.
-/// Five wrong answers in a row lock the step for 15 minutes.
+/// Five wrong answers in a row lock the step for 15 minutes. The lock, the last used step and
+/// the failure count are read inside the write transaction, so concurrent codes cannot race
+/// past a lock: once it is set, nothing more is verified.
 pub async fn check_second_factor(
     state: &AppState,
     user: &UserRow,
     input: &str,
+    via: &str,
 ) -> Result<SecondFactor, AppError> {
     let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    let Some(user) = users::find_by_id(&mut tx, user.id).await? else {
+        return Ok(SecondFactor::Invalid);
+    };
     if user.totp_locked_until.is_some_and(|until| until > now) {
         return Ok(SecondFactor::Locked);
     }
-    let secret = totp_secret(state, user)?;
-    let mut tx = store::begin_write(&state.db).await?;
+    let secret = totp_secret(state, &user)?;
     let last = user.totp_last_step.and_then(|s| u64::try_from(s).ok());
     let mut accepted = false;
     if let (Some(secret), Ok(now_u)) = (&secret, u64::try_from(now))
@@ -100,19 +221,28 @@ pub async fn check_second_factor(
             users::use_recovery_code(&mut tx, user.id, &totp::hash_recovery_code(&code), now)
                 .await?;
         if accepted {
-            audit::record(&mut tx, now, actor(user), action::LOGIN_RECOVERY_CODE, "").await?;
+            audit::record(&mut tx, now, actor(&user), action::LOGIN_RECOVERY_CODE, "").await?;
         }
     }
     if accepted {
+        // The sign-in and its record land together, before any later code is looked at.
+        audit::record(&mut tx, now, actor(&user), action::LOGIN_OK, via).await?;
         tx.commit().await?;
         return Ok(SecondFactor::Accepted);
     }
     let locked =
         users::record_totp_failure(&mut tx, user.id, now, TOTP_MAX_FAILURES, TOTP_LOCK_SECONDS)
             .await?;
-    audit::record(&mut tx, now, actor(user), action::LOGIN_TOTP_FAIL, "").await?;
+    audit::record(&mut tx, now, actor(&user), action::LOGIN_TOTP_FAIL, "").await?;
     if locked {
-        audit::record(&mut tx, now, actor(user), action::TOTP_LOCKED, "15 minutes").await?;
+        audit::record(
+            &mut tx,
+            now,
+            actor(&user),
+            action::TOTP_LOCKED,
+            "15 minutes",
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(if locked {
@@ -130,7 +260,7 @@ fn totp_secret(state: &AppState, user: &UserRow) -> Result<Option<Vec<u8>>, AppE
         .map_err(|e| AppError::Internal(e.into()))
 }
 
-/// Records a completed sign-in.
+/// Records a completed sign-in by password alone (`check_second_factor` records its own).
 pub async fn login_succeeded(state: &AppState, user: &UserRow, via: &str) -> Result<(), AppError> {
     audit::record_alone(
         &state.db,
@@ -172,16 +302,109 @@ pub async fn logout(
 
 /// What survives a revocation: the caller's own token, if it asked with one. Web callers keep
 /// their session by renewing it afterwards (it is re-saved under a new key).
+/// Remembered browsers are forgotten too: they are exempt from the account's sign-in lock.
 pub async fn revoke_everything(
     db: &mut sqlx::SqliteConnection,
     user_id: i64,
     keep_token: Option<&str>,
 ) -> sqlx::Result<()> {
     sessions::delete_for_user(db, user_id, None).await?;
+    login_guard::delete_devices_for_user(db, user_id).await?;
     tokens::delete_for_user(db, user_id, keep_token).await
 }
 
-/// Changes a password after checking the old one; every other session and token ends.
+/// A user's live web sessions and API tokens, for the account page.
+pub async fn sign_ins(
+    state: &AppState,
+    user: &UserRow,
+) -> Result<(Vec<sessions::SessionInfo>, Vec<tokens::TokenInfo>), AppError> {
+    let now = state.clock.now();
+    Ok((
+        sessions::list_for_user(&state.db, user.id, now).await?,
+        tokens::list_for_user(&state.db, user.id, now).await?,
+    ))
+}
+
+/// Ends one web session of the user (by its label); another user's label is `NotFound`.
+pub async fn revoke_session(state: &AppState, user: &UserRow, sid: &str) -> Result<(), AppError> {
+    let mut tx = store::begin_write(&state.db).await?;
+    if !sessions::delete_by_sid(&mut tx, user.id, sid).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::SESSION_REVOKED,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revokes one API token of the user (by its short id); another user's is `NotFound`.
+pub async fn revoke_token(state: &AppState, user: &UserRow, id: &str) -> Result<(), AppError> {
+    let mut tx = store::begin_write(&state.db).await?;
+    if !tokens::delete_by_id(&mut tx, user.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!("token={id}");
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::TOKEN_REVOKED,
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every session (this one too) and token of the user and forgets their browsers.
+pub async fn sign_out_everywhere(state: &AppState, user: &UserRow) -> Result<(), AppError> {
+    let mut tx = store::begin_write(&state.db).await?;
+    revoke_everything(&mut tx, user.id, None).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        actor(user),
+        action::SIGNED_OUT_EVERYWHERE,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Remembers the browser that just completed a sign-in (its `previous` cookie, if any, is
+/// replaced); returns the cookie value for it.
+pub async fn remember_device(
+    state: &AppState,
+    user: &UserRow,
+    previous: Option<&str>,
+) -> Result<String, AppError> {
+    let token = new_token();
+    let now = state.clock.now();
+    let mut tx = store::begin_write(&state.db).await?;
+    if let Some(previous) = previous {
+        login_guard::delete_device(&mut tx, &sha256_hex(previous)).await?;
+    }
+    login_guard::insert_device(
+        &mut tx,
+        &sha256_hex(&token),
+        user.id,
+        now,
+        now + lockout::DEVICE_SECONDS,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Changes a password after checking the old one (throttled and audited like sign-in);
+/// every other session and token ends.
 pub async fn change_password(
     state: &AppState,
     user: &UserRow,
@@ -189,17 +412,9 @@ pub async fn change_password(
     new_password: &str,
     keep_token: Option<&str>,
 ) -> Result<(), AppError> {
-    let verdict = password::verify_password_blocking(
-        Some(user.password_hash.clone()),
-        old_password.to_string(),
-    )
-    .await;
-    if verdict == Verification::Invalid {
-        return Err(AppError::Unauthorized(
-            "the current password is wrong".into(),
-        ));
-    }
-    let new = Password::parse(new_password).map_err(|m| AppError::field("new_password", m))?;
+    confirm_password(state, user, old_password, "change password").await?;
+    let new = Password::parse(new_password, &user.username)
+        .map_err(|m| AppError::field("new_password", m))?;
     let hash = password::hash_password_blocking(new.expose().to_string()).await?;
     let mut tx = store::begin_write(&state.db).await?;
     users::set_password_hash(&mut tx, user.id, &hash).await?;
@@ -229,7 +444,7 @@ pub async fn create_user(
     let name = Username::parse(username)
         .map_err(|m| fields.insert("username".to_string(), m))
         .ok();
-    let pass = Password::parse(password)
+    let pass = Password::parse(password, username)
         .map_err(|m| fields.insert("password".to_string(), m))
         .ok();
     let role_parsed = Role::parse(role)
@@ -410,11 +625,11 @@ pub async fn disable_totp(
     if user.is_admin() {
         return Err(AppError::Forbidden);
     }
-    let verdict =
-        password::verify_password_blocking(Some(user.password_hash.clone()), password.to_string())
-            .await;
-    if verdict == Verification::Invalid {
-        return Err(AppError::field("password", "The password is wrong."));
+    match confirm_password(state, user, password, "turn off two-step sign-in").await {
+        Err(AppError::Unauthorized(_)) => {
+            return Err(AppError::field("password", "The password is wrong."));
+        }
+        other => other?,
     }
     let mut tx = store::begin_write(&state.db).await?;
     users::clear_totp(&mut tx, user.id).await?;

@@ -3,6 +3,7 @@
 pub mod csrf;
 pub mod flows;
 pub mod guards;
+pub mod lockout;
 pub mod session_store;
 pub mod totp;
 

@@ -37,10 +37,28 @@ pub fn key_hash(key: &str) -> String {
     sha256_hex(key)
 }
 
+/// The key of a signed-in session's public label (see `sessions.sid`).
+pub const SID_KEY: &str = "sid";
+/// The key of the browser summary shown beside it.
+pub const AGENT_KEY: &str = "ua";
+
+/// A string value of the session state (actix-session keeps each as JSON).
+fn text(state: &HashMap<String, String>, key: &str) -> Option<String> {
+    serde_json::from_str::<String>(state.get(key)?).ok()
+}
+
 /// The signed-in user recorded in a session state, if any.
 fn user_id(state: &HashMap<String, String>) -> Option<i64> {
-    let raw = state.get(IDENTITY_KEY)?;
-    serde_json::from_str::<String>(raw).ok()?.parse().ok()
+    text(state, IDENTITY_KEY)?.parse().ok()
+}
+
+/// What the sessions table keeps beside the state, to list and revoke a user's sessions.
+fn columns(state: &HashMap<String, String>) -> sessions::Labels {
+    sessions::Labels {
+        user_id: user_id(state),
+        sid: text(state, SID_KEY),
+        user_agent: text(state, AGENT_KEY),
+    }
 }
 
 impl SessionStore for SqliteSessionStore {
@@ -78,7 +96,7 @@ impl SessionStore for SqliteSessionStore {
         sessions::insert(
             &self.db,
             &key_hash(&key),
-            user_id(&state),
+            &columns(&state),
             &json,
             now,
             now + ttl.whole_seconds(),
@@ -98,7 +116,7 @@ impl SessionStore for SqliteSessionStore {
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let expires = self.clock.now() + ttl.whole_seconds();
         let hash = key_hash(session_key.as_ref());
-        let updated = sessions::update(&self.db, &hash, user_id(&state), &json, expires)
+        let updated = sessions::update(&self.db, &hash, &columns(&state), &json, expires)
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
         if updated {

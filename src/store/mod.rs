@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod contacts;
+pub mod login_guard;
 pub mod rotation;
 pub mod sessions;
 pub mod submissions;

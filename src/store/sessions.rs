@@ -17,19 +17,39 @@ pub async fn load(db: &SqlitePool, key_hash: &str) -> sqlx::Result<Option<Sessio
         .await
 }
 
+/// The columns kept beside a session's state: whose it is, and how the account page shows it.
+#[derive(Debug, Default)]
+pub struct Labels {
+    pub user_id: Option<i64>,
+    pub sid: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A signed-in session as the account page lists it.
+#[derive(Debug, FromRow)]
+pub struct SessionInfo {
+    pub sid: String,
+    pub user_agent: Option<String>,
+    pub created: i64,
+    pub expires: i64,
+}
+
 pub async fn insert(
     db: &SqlitePool,
     key_hash: &str,
-    user_id: Option<i64>,
+    labels: &Labels,
     state: &str,
     created: i64,
     expires: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (key_hash, user_id, state, created, expires) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (key_hash, user_id, sid, user_agent, state, created, expires)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(key_hash)
-    .bind(user_id)
+    .bind(labels.user_id)
+    .bind(&labels.sid)
+    .bind(&labels.user_agent)
     .bind(state)
     .bind(created)
     .bind(expires)
@@ -42,18 +62,22 @@ pub async fn insert(
 pub async fn update(
     db: &SqlitePool,
     key_hash: &str,
-    user_id: Option<i64>,
+    labels: &Labels,
     state: &str,
     expires: i64,
 ) -> sqlx::Result<bool> {
-    let result =
-        sqlx::query("UPDATE sessions SET state = ?, user_id = ?, expires = ? WHERE key_hash = ?")
-            .bind(state)
-            .bind(user_id)
-            .bind(expires)
-            .bind(key_hash)
-            .execute(db)
-            .await?;
+    let result = sqlx::query(
+        "UPDATE sessions SET state = ?, user_id = ?, sid = ?, user_agent = ?, expires = ?
+         WHERE key_hash = ?",
+    )
+    .bind(state)
+    .bind(labels.user_id)
+    .bind(&labels.sid)
+    .bind(&labels.user_agent)
+    .bind(expires)
+    .bind(key_hash)
+    .execute(db)
+    .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -86,6 +110,36 @@ pub async fn delete_for_user(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// The live signed-in sessions of a user, newest first.
+pub async fn list_for_user(
+    db: &SqlitePool,
+    user_id: i64,
+    now: i64,
+) -> sqlx::Result<Vec<SessionInfo>> {
+    sqlx::query_as(
+        "SELECT sid, user_agent, created, expires FROM sessions
+         WHERE user_id = ? AND sid IS NOT NULL AND expires > ? ORDER BY created DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+/// Ends one session of a user by its label; false when there is none (or not theirs).
+pub async fn delete_by_sid(
+    db: &mut SqliteConnection,
+    user_id: i64,
+    sid: &str,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND sid = ?")
+        .bind(user_id)
+        .bind(sid)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() > 0)
 }
 
 pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {

@@ -1,6 +1,49 @@
 //! API bearer tokens, stored only as SHA-256 digests.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+/// How many hex digits of a token's digest name it on the account page (not a credential:
+/// the digest cannot be turned back into the token).
+const ID_LEN: i64 = 16;
+
+/// A live token as the account page lists it.
+#[derive(Debug, FromRow)]
+pub struct TokenInfo {
+    pub id: String,
+    pub created: i64,
+    pub expires: i64,
+}
+
+pub async fn list_for_user(
+    db: &SqlitePool,
+    user_id: i64,
+    now: i64,
+) -> sqlx::Result<Vec<TokenInfo>> {
+    sqlx::query_as(
+        "SELECT substr(token_hash, 1, ?) AS id, created, expires FROM api_tokens
+         WHERE user_id = ? AND expires > ? ORDER BY created DESC",
+    )
+    .bind(ID_LEN)
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes one token of a user by its short id; false when there is none (or not theirs).
+pub async fn delete_by_id(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::Result<bool> {
+    if id.len() != ID_LEN as usize || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    let result =
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND substr(token_hash, 1, ?) = ?")
+            .bind(user_id)
+            .bind(ID_LEN)
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected() > 0)
+}
 
 pub async fn insert(
     db: &mut SqliteConnection,

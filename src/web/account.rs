@@ -7,7 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::guards::{CurrentUser, SignedIn};
+use crate::auth::session_store::SID_KEY;
 use crate::auth::{flows, totp};
+use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::users::{self, UserRow};
@@ -22,7 +24,24 @@ struct AccountPage {
     totp_enabled: bool,
     is_admin: bool,
     recovery_left: i64,
+    sessions: Vec<SessionLine>,
+    tokens: Vec<TokenLine>,
     errors: FieldErrors,
+}
+
+/// A signed-in web session, as the account page lists it.
+pub struct SessionLine {
+    pub sid: String,
+    pub browser: String,
+    pub signed_in: String,
+    pub is_current: bool,
+}
+
+/// A live API token.
+pub struct TokenLine {
+    pub id: String,
+    pub created: String,
+    pub expires: String,
 }
 
 #[derive(Template)]
@@ -58,17 +77,41 @@ pub struct ConfirmPasswordForm {
     password: String,
 }
 
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    current_password: String,
+}
+
 async fn account_page(
     state: &AppState,
     session: &Session,
     user: &UserRow,
     errors: FieldErrors,
 ) -> Result<AccountPage, AppError> {
+    let (sessions, tokens) = flows::sign_ins(state, user).await?;
+    let current = session.get::<String>(SID_KEY).ok().flatten();
     Ok(AccountPage {
         ctx: PageCtx::new(session, Some(user), state),
         totp_enabled: user.totp_enabled,
         is_admin: user.is_admin(),
         recovery_left: users::unused_recovery_codes(&state.db, user.id).await?,
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionLine {
+                is_current: current.as_deref() == Some(s.sid.as_str()),
+                browser: s.user_agent.unwrap_or_else(|| "A browser".into()),
+                signed_in: clock::human(s.created),
+                sid: s.sid,
+            })
+            .collect(),
+        tokens: tokens
+            .into_iter()
+            .map(|t| TokenLine {
+                id: t.id,
+                created: clock::human(t.created),
+                expires: clock::human(t.expires),
+            })
+            .collect(),
         errors,
     })
 }
@@ -187,11 +230,32 @@ pub async fn totp_confirm(
     }
 }
 
+/// The account page again with a message under the "current password" field.
+async fn wrong_password(
+    state: &AppState,
+    session: &Session,
+    user: &UserRow,
+) -> Result<HttpResponse, AppError> {
+    let errors = FieldErrors::from([(
+        "current_password".to_string(),
+        "The password is wrong.".to_string(),
+    )]);
+    render(
+        StatusCode::BAD_REQUEST,
+        &account_page(state, session, user, errors).await?,
+    )
+}
+
 pub async fn regenerate_codes(
     state: web::Data<AppState>,
     session: Session,
     CurrentUser(user): CurrentUser,
+    form: web::Form<ReauthForm>,
 ) -> Result<HttpResponse, AppError> {
+    match flows::confirm_password(&state, &user, &form.current_password, "recovery codes").await {
+        Err(AppError::Unauthorized(_)) => return wrong_password(&state, &session, &user).await,
+        other => other?,
+    }
     let codes = flows::regenerate_recovery_codes(&state, &user).await?;
     flash(
         &session,
@@ -224,4 +288,41 @@ pub async fn disable_totp(
         ),
         Err(other) => Err(other),
     }
+}
+
+pub async fn revoke_session(
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    sid: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    flows::revoke_session(&state, &user, &sid).await?;
+    if session.get::<String>(SID_KEY).ok().flatten().as_deref() == Some(sid.as_str()) {
+        session.purge();
+        return Ok(redirect("/login?signed_out=1"));
+    }
+    flash(&session, "success", "That session was signed out.");
+    Ok(redirect("/account#sign-ins"))
+}
+
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    flows::revoke_token(&state, &user, &id).await?;
+    flash(&session, "success", "That API token was revoked.");
+    Ok(redirect("/account#sign-ins"))
+}
+
+/// Ends every session (this one too) and API token of the user.
+pub async fn sign_out_everywhere(
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    flows::sign_out_everywhere(&state, &user).await?;
+    session.purge();
+    Ok(redirect("/login?signed_out=1"))
 }

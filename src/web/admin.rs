@@ -34,11 +34,17 @@ struct UsersPage {
     new_role: String,
 }
 
+/// "Delete bob?", "Reset two-step sign-in for bob?": asks for the admin's own password.
 #[derive(Template)]
-#[template(path = "admin/confirm_delete.html")]
-struct ConfirmDeletePage {
+#[template(path = "admin/confirm_user.html")]
+struct ConfirmPage {
     ctx: PageCtx,
     username: String,
+    /// The last path segment the form posts to: `delete` or `reset-totp`.
+    action: &'static str,
+    title: String,
+    consequence: &'static str,
+    errors: FieldErrors,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +52,64 @@ pub struct NewUserForm {
     username: String,
     password: String,
     role: String,
+    current_password: String,
+}
+
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    current_password: String,
+}
+
+/// The two user actions that need a confirmation page.
+#[derive(Clone, Copy)]
+enum UserAction {
+    Delete,
+    ResetTotp,
+}
+
+impl UserAction {
+    fn page(self, ctx: PageCtx, username: String, errors: FieldErrors) -> ConfirmPage {
+        let (action, title, consequence) = match self {
+            UserAction::Delete => (
+                "delete",
+                format!("Delete {username}"),
+                "The account, its contacts and its sessions are removed at once. This cannot \
+                 be undone. Its audit events stay.",
+            ),
+            UserAction::ResetTotp => (
+                "reset-totp",
+                format!("Reset two-step sign-in for {username}"),
+                "Their authenticator app and recovery codes stop working and their sessions \
+                 end; they set up two-step sign-in again at their next sign-in.",
+            ),
+        };
+        ConfirmPage {
+            ctx,
+            username,
+            action,
+            title,
+            consequence,
+            errors,
+        }
+    }
+}
+
+/// Checks the admin's own password before a user action (ASVS 3.7.1). A wrong one is a
+/// field message; too many lock like sign-in does.
+async fn reauthenticate(
+    state: &AppState,
+    me: &UserRow,
+    password: &str,
+    what: &str,
+) -> Result<Option<FieldErrors>, AppError> {
+    match flows::confirm_password(state, me, password, what).await {
+        Ok(()) => Ok(None),
+        Err(AppError::Unauthorized(_)) => Ok(Some(FieldErrors::from([(
+            "current_password".to_string(),
+            "Your password is wrong.".to_string(),
+        )]))),
+        Err(other) => Err(other),
+    }
 }
 
 async fn users_page(
@@ -96,6 +160,13 @@ pub async fn create(
     AdminUser(me): AdminUser,
     form: web::Form<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(errors) = reauthenticate(&state, &me, &form.current_password, "create user").await?
+    {
+        return render(
+            StatusCode::BAD_REQUEST,
+            &users_page(&state, &session, &me, errors, Some(&form)).await?,
+        );
+    }
     let errors = match flows::create_user(
         &state,
         flows::actor(&me),
@@ -127,20 +198,58 @@ pub async fn create(
     )
 }
 
+async fn confirm_page(
+    state: &AppState,
+    session: &Session,
+    me: &UserRow,
+    name: &str,
+    action: UserAction,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let target = users::find_by_username(&mut *state.db.acquire().await?, &name.to_lowercase())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let ctx = PageCtx::new(session, Some(me), state);
+    render(status, &action.page(ctx, target.username, errors))
+}
+
 pub async fn confirm_delete(
     state: web::Data<AppState>,
     session: Session,
     AdminUser(me): AdminUser,
     name: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let target = users::find_by_username(&mut *state.db.acquire().await?, &name.to_lowercase())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let page = ConfirmDeletePage {
-        ctx: PageCtx::new(&session, Some(&me), &state),
-        username: target.username,
-    };
-    render(StatusCode::OK, &page)
+    confirm_page(
+        &state,
+        &session,
+        &me,
+        &name,
+        UserAction::Delete,
+        FieldErrors::new(),
+    )
+    .await
+}
+
+pub async fn confirm_reset_totp(
+    state: web::Data<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    confirm_page(
+        &state,
+        &session,
+        &me,
+        &name,
+        UserAction::ResetTotp,
+        FieldErrors::new(),
+    )
+    .await
 }
 
 pub async fn delete(
@@ -148,7 +257,12 @@ pub async fn delete(
     session: Session,
     AdminUser(me): AdminUser,
     name: web::Path<String>,
+    form: web::Form<ReauthForm>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(errors) = reauthenticate(&state, &me, &form.current_password, "delete user").await?
+    {
+        return confirm_page(&state, &session, &me, &name, UserAction::Delete, errors).await;
+    }
     let deleted = flows::delete_user(&state, &me, &name).await?;
     flash(
         &session,
@@ -163,7 +277,11 @@ pub async fn reset_totp(
     session: Session,
     AdminUser(me): AdminUser,
     name: web::Path<String>,
+    form: web::Form<ReauthForm>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(errors) = reauthenticate(&state, &me, &form.current_password, "reset totp").await? {
+        return confirm_page(&state, &session, &me, &name, UserAction::ResetTotp, errors).await;
+    }
     flows::reset_totp(&state, &me, &name).await?;
     flash(
         &session,

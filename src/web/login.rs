@@ -6,12 +6,18 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
+use actix_web::http::StatusCode;
+
 use crate::auth::PENDING_USER_KEY;
-use crate::auth::flows::{self, SecondFactor};
+use crate::auth::csrf;
+use crate::auth::flows::{self, PasswordCheck, SecondFactor};
 use crate::auth::guards::SignedIn;
+use crate::auth::session_store::{AGENT_KEY, SID_KEY};
+use crate::crypto::token::new_id;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users;
+use crate::store::users::{self, UserRow};
+use crate::web::device;
 use crate::web::page::{PageCtx, flash};
 use crate::web::{HOME, redirect};
 
@@ -54,6 +60,9 @@ pub struct TotpForm {
 struct Pending {
     user_id: i64,
     since: i64,
+    /// The password used is below today's rules (see `complete`).
+    #[serde(default)]
+    weak: bool,
 }
 
 /// Renders a page with a status; a template error becomes a 500 with a request id.
@@ -100,34 +109,147 @@ pub async fn submit(
     session: Session,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = flows::check_password(&state, &form.username, &form.password, "web").await?
-    else {
-        let page = LoginPage {
-            ctx: PageCtx::new(&session, None, &state),
-            username: form.username.chars().take(64).collect(),
-            error: Some("Invalid username or password.".into()),
-        };
-        return render(actix_web::http::StatusCode::UNAUTHORIZED, &page);
+    let device = device::from_request(&req, &state);
+    let check = flows::check_password(
+        &state,
+        &form.username,
+        &form.password,
+        "web",
+        device.as_deref(),
+    )
+    .await?;
+    let (status, message, retry_after) = match check {
+        PasswordCheck::Valid(user) => {
+            let weak = !flows::password_meets_policy(&user, &form.password);
+            // The password step passed: a new session id and CSRF token from here on, so
+            // nothing seen before it (a planted cookie, a leaked token) carries over.
+            session.renew();
+            csrf::rotate(&session);
+            if user.totp_enabled {
+                let pending = Pending {
+                    user_id: user.id,
+                    since: state.clock.now(),
+                    weak,
+                };
+                session
+                    .insert(PENDING_USER_KEY, pending)
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                return Ok(redirect("/login/totp"));
+            }
+            flows::login_succeeded(&state, &user, "web").await?;
+            return complete(&req, &state, &session, &user, weak, device.as_deref()).await;
+        }
+        PasswordCheck::Invalid => (
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password.".to_string(),
+            None,
+        ),
+        PasswordCheck::Locked { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many wrong passwords for this account. Try again in {}.",
+                minutes(retry_after)
+            ),
+            Some(retry_after),
+        ),
     };
-    if user.totp_enabled {
-        let pending = Pending {
-            user_id: user.id,
-            since: state.clock.now(),
-        };
-        session
-            .insert(PENDING_USER_KEY, pending)
-            .map_err(|e| AppError::Internal(e.into()))?;
-        return Ok(redirect("/login/totp"));
+    let page = LoginPage {
+        ctx: PageCtx::new(&session, None, &state),
+        username: form.username.chars().take(64).collect(),
+        error: Some(message),
+    };
+    let mut response = render(status, &page)?;
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(seconds.max(1)),
+        );
     }
-    Identity::login(&req.extensions(), user.id.to_string())
-        .map_err(|e| AppError::Internal(e.into()))?;
-    flows::login_succeeded(&state, &user, "web").await?;
-    Ok(redirect(HOME))
+    Ok(response)
 }
 
-fn pending_user(session: &Session, now: i64) -> Option<i64> {
+fn minutes(seconds: i64) -> String {
+    match (seconds + 59) / 60 {
+        1 => "a minute".to_string(),
+        n => format!("{n} minutes"),
+    }
+}
+
+/// The last step of every sign-in (already audited): a new session id and CSRF token, the
+/// session's label for the account page, a remembered-device cookie, and a request to choose a new
+/// password when the one used is below today's rules.
+async fn complete(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    user: &UserRow,
+    weak_password: bool,
+    device: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    Identity::login(&req.extensions(), user.id.to_string())
+        .map_err(|e| AppError::Internal(e.into()))?;
+    csrf::rotate(session);
+    let agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let labels = [(SID_KEY, new_id()), (AGENT_KEY, browser_summary(agent))];
+    for (key, value) in labels {
+        session
+            .insert(key, value)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    let token = flows::remember_device(state, user, device).await?;
+    let target = if weak_password {
+        flash(
+            session,
+            "info",
+            "Your password is shorter or more common than the rules now allow. Please choose a \
+             new one below.",
+        );
+        "/account"
+    } else {
+        HOME
+    };
+    let mut response = redirect(target);
+    response
+        .add_cookie(&device::cookie(state, token))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(response)
+}
+
+/// "Firefox on Linux": enough to tell one's sessions apart, without keeping the whole header.
+pub fn browser_summary(agent: &str) -> String {
+    const BROWSERS: [(&str, &str); 6] = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("reqwest", "a script"),
+    ];
+    const SYSTEMS: [(&str, &str); 6] = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS
+        .iter()
+        .find(|(k, _)| agent.contains(k))
+        .map_or("A browser", |(_, name)| name);
+    match SYSTEMS.iter().find(|(k, _)| agent.contains(k)) {
+        Some((_, system)) => format!("{browser} on {system}"),
+        None => browser.to_string(),
+    }
+}
+
+fn pending_user(session: &Session, now: i64) -> Option<Pending> {
     let pending = session.get::<Pending>(PENDING_USER_KEY).ok().flatten()?;
-    (now - pending.since < PENDING_SECONDS).then_some(pending.user_id)
+    (now - pending.since < PENDING_SECONDS).then_some(pending)
 }
 
 pub async fn totp_form(
@@ -150,7 +272,7 @@ pub async fn totp_submit(
     session: Session,
     form: web::Form<TotpForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user_id) = pending_user(&session, state.clock.now()) else {
+    let Some(pending) = pending_user(&session, state.clock.now()) else {
         flash(
             &session,
             "error",
@@ -158,17 +280,25 @@ pub async fn totp_submit(
         );
         return Ok(redirect("/login"));
     };
-    let user = users::find_by_id(&mut *state.db.acquire().await?, user_id)
+    let user = users::find_by_id(&mut *state.db.acquire().await?, pending.user_id)
         .await?
         .ok_or(AppError::LoginRequired)?;
-    let (status, message) = match flows::check_second_factor(&state, &user, &form.code).await? {
+    let (status, message) = match flows::check_second_factor(&state, &user, &form.code, "web")
+        .await?
+    {
         SecondFactor::Accepted => {
             session.remove(PENDING_USER_KEY);
             // Renews the session id: the pre-login id is worthless from here on.
-            Identity::login(&req.extensions(), user.id.to_string())
-                .map_err(|e| AppError::Internal(e.into()))?;
-            flows::login_succeeded(&state, &user, "web").await?;
-            return Ok(redirect(HOME));
+            let device = device::from_request(&req, &state);
+            return complete(
+                &req,
+                &state,
+                &session,
+                &user,
+                pending.weak,
+                device.as_deref(),
+            )
+            .await;
         }
         SecondFactor::Invalid => (
             actix_web::http::StatusCode::UNAUTHORIZED,

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assets;
 pub mod audit;
 pub mod contacts;
+pub mod device;
 pub mod headers;
 pub mod inbox;
 pub mod login;

@@ -46,7 +46,12 @@ async fn a_user_may_turn_totp_on_and_off() {
 
     // New recovery codes replace the old ones.
     let res = app
-        .post_form(&client, "/account", "/account/recovery-codes", &[])
+        .post_form(
+            &client,
+            "/account",
+            "/account/recovery-codes",
+            &[("current_password", &bob.password)],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let unused: i64 =
@@ -120,6 +125,7 @@ async fn admins_create_users_on_the_users_page() {
                 ("username", "Frank"),
                 ("password", "frank-Long-pass"),
                 ("role", "user"),
+                ("current_password", &alice.password),
             ],
         )
         .await;
@@ -139,6 +145,7 @@ async fn admins_create_users_on_the_users_page() {
                 ("username", "frank"),
                 ("password", "frank-Long-pass"),
                 ("role", "user"),
+                ("current_password", &alice.password),
             ],
         )
         .await;
@@ -159,6 +166,7 @@ async fn admins_create_users_on_the_users_page() {
                 ("username", "<b>x</b>"),
                 ("password", "frank-Long-pass"),
                 ("role", "user"),
+                ("current_password", &alice.password),
             ],
         )
         .await;

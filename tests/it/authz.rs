@@ -124,8 +124,10 @@ fn new_user_json(ctx: &Ctx) -> Value {
 fn bad_new_password_json(ctx: &Ctx) -> Value {
     json!({ "old_password": ctx.password, "new_password": "short" })
 }
-fn wrong_login_json(_: &Ctx) -> Value {
-    json!({ "username": "nobody", "password": "not-the-password" })
+/// A new unknown name each time, so the per-account lock (tests/it/lockout.rs) stays out of
+/// the way.
+fn wrong_login_json(ctx: &Ctx) -> Value {
+    json!({ "username": format!("nobody-{}", ctx.serial), "password": "not-the-password" })
 }
 
 /// Every route but the two logouts (they end the caller's session; see the end of the test).
@@ -146,7 +148,10 @@ fn routes() -> Vec<Route> {
             POST,
             "/login",
             N,
-            Form(&[("username", "nobody"), ("password", "not-the-password")]),
+            Form(&[
+                ("username", "nobody-{serial}"),
+                ("password", "not-the-password"),
+            ]),
             &[(X, [401; 5])],
         ),
         r(
@@ -213,8 +218,24 @@ fn routes() -> Vec<Route> {
             POST,
             "/account/recovery-codes",
             N,
-            Empty,
+            Form(&[("current_password", "{password}")]),
             &[(X, [303, 400, 400, 303, 200])],
+        ),
+        // Ids nobody has: one's own are revoked in tests/it/sign_ins.rs, and "sign out
+        // everywhere" comes last (it ends the caller's session).
+        r(
+            POST,
+            "/account/sessions/0123456789abcdef/revoke",
+            N,
+            Empty,
+            &[(X, [303, 404, 404, 303, 404])],
+        ),
+        r(
+            POST,
+            "/account/tokens/0123456789abcdef/revoke",
+            N,
+            Empty,
+            &[(X, [303, 404, 404, 303, 404])],
         ),
         r(GET, "/audit", N, Empty, &[(X, USER_PAGE)]),
         // --- the contact book (pages) ---------------------------------------------------------
@@ -363,6 +384,7 @@ fn routes() -> Vec<Route> {
                 ("username", "made-{serial}"),
                 ("password", "A-Strong-Passw0rd-9"),
                 ("role", "user"),
+                ("current_password", "{password}"),
             ]),
             &[(X, [303, 403, 403, 303, 303])],
         ),
@@ -378,10 +400,21 @@ fn routes() -> Vec<Route> {
             ],
         ),
         r(
+            GET,
+            "/admin/users/{name}/reset-totp",
+            U,
+            Empty,
+            &[
+                (W, [NA, 403, 403, NA, 200]),
+                (O, ADMIN_PAGE),
+                (M, [303, 403, 403, 303, 404]),
+            ],
+        ),
+        r(
             POST,
             "/admin/users/{name}/delete",
             U,
-            Empty,
+            Form(&[("current_password", "{password}")]),
             &[
                 (W, [NA, 403, 403, NA, 400]),
                 (O, [303, 403, 403, 303, 303]),
@@ -392,7 +425,7 @@ fn routes() -> Vec<Route> {
             POST,
             "/admin/users/{name}/reset-totp",
             U,
-            Empty,
+            Form(&[("current_password", "{password}")]),
             &[
                 (W, [NA, 403, 403, NA, 400]),
                 (O, [303, 403, 403, 303, 303]),
@@ -713,10 +746,12 @@ async fn snapshot(world: &World, owner: Who, id: &str) -> Option<book::ContactVi
 async fn an_admin_cannot_reset_their_own_totp() {
     let world = world().await;
     let admin = world.caller(Who::Admin);
+    let password = &admin.user.as_ref().unwrap().password;
     let res = admin
         .client
         .post(world.app.url("/admin/users/root/reset-totp"))
         .header("x-csrf-token", &admin.csrf)
+        .form(&[("current_password", password)])
         .send()
         .await
         .unwrap();
@@ -812,7 +847,25 @@ async fn every_route_by_every_caller_and_object() {
         }
     }
 
-    // Last, as they end the caller's session or token.
+    // Last, as they end the caller's session or token. "Sign out everywhere" for those who
+    // are not signed in (tests/it/sign_ins.rs has the others).
+    for who in [Who::Anon, Who::Pending] {
+        let caller = world.caller(who);
+        let res = caller
+            .client
+            .post(world.app.url("/account/sign-out-everywhere"))
+            .header("x-csrf-token", &caller.csrf)
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 303 || !location(&res).starts_with("/login") {
+            failures.push(format!(
+                "POST /account/sign-out-everywhere as {who:?}: {}",
+                res.status()
+            ));
+        }
+        cells += 1;
+    }
     for who in WHO {
         let caller = world.caller(who);
         let res = caller

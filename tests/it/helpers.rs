@@ -1,6 +1,7 @@
 //! `spawn_app` and a method per thing a test does, in the spirit of zero-to-production.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use actix_web::web;
 use contact_vault::audit::Actor;
@@ -73,11 +74,38 @@ async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
     }
 }
 
-/// A browser: its own cookie jar, no automatic redirects.
+/// A fresh loopback address (127.1.x.y) for each visitor, so that the per-address sign-in
+/// budget (5 at once) counts each test client on its own, as it would each person's browser.
+pub fn next_address() -> std::net::IpAddr {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        1,
+        (n / 250 % 250) as u8,
+        (n % 250 + 1) as u8,
+    ))
+}
+
+/// A browser: its own cookie jar and address, no automatic redirects.
 pub fn browser() -> Client {
+    browser_from(next_address())
+}
+
+/// A browser at a given address (for tests of the per-address limits).
+pub fn browser_from(address: std::net::IpAddr) -> Client {
     Client::builder()
         .redirect(Policy::none())
         .cookie_store(true)
+        .local_address(address)
+        .build()
+        .expect("client")
+}
+
+/// A cookie-less client (a script) from its own address.
+pub fn script() -> Client {
+    Client::builder()
+        .local_address(next_address())
         .build()
         .expect("client")
 }
@@ -195,7 +223,7 @@ impl TestApp {
     }
 
     pub async fn api_login_raw(&self, body: Value) -> Response {
-        Client::new()
+        script()
             .post(self.url("/api/login"))
             .json(&body)
             .send()

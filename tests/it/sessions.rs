@@ -238,7 +238,7 @@ async fn deleting_or_resetting_a_user_ends_their_sessions_at_once() {
             &admin_browser,
             "/admin/users",
             "/admin/users/carol/reset-totp",
-            &[],
+            &[("current_password", &admin.password)],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -260,7 +260,7 @@ async fn deleting_or_resetting_a_user_ends_their_sessions_at_once() {
             &admin_browser,
             "/admin/users",
             "/admin/users/bob/delete",
-            &[],
+            &[("current_password", &admin.password)],
         )
         .await;
     assert_eq!(res.status(), 303);
