@@ -18,6 +18,7 @@ mod inbox;
 mod keys;
 mod legacy;
 mod login;
+mod old_frontend;
 mod openapi;
 mod ops;
 mod public_form;
