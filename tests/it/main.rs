@@ -25,4 +25,5 @@ mod public_form;
 mod ratelimit;
 mod regressions;
 mod sessions;
+mod sort_created;
 mod setup;
