@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod contacts;
+pub mod form_tickets;
 pub mod rotation;
 pub mod sessions;
 pub mod submissions;

@@ -9,6 +9,7 @@ mod api_auth;
 mod api_contacts;
 mod api_csv;
 mod authz;
+mod captcha;
 mod cli;
 mod contacts_pages;
 mod csrf;
