@@ -859,7 +859,17 @@ mod tests {
         };
         assert_eq!(d.select(&oldest).0, vec!["1", "2", "3"]);
         // An edit arrives with no creation order of its own (0): it keeps the old one.
-        let renamed = Entry::new("1".into(), "Aaron", "5550000001", "", "", vec![], false, 7, 0);
+        let renamed = Entry::new(
+            "1".into(),
+            "Aaron",
+            "5550000001",
+            "",
+            "",
+            vec![],
+            false,
+            7,
+            0,
+        );
         d.apply(Change::Upsert(renamed));
         assert_eq!(d.select(&oldest).0, vec!["1", "2", "3"]);
         let newest = ListQuery {

@@ -79,7 +79,8 @@ pub fn audio(answer: &str) -> Option<Vec<u8>> {
 
 /// Does `input` answer the CAPTCHA on the claimed ticket (in time)?
 pub fn matches(claimed: Option<&Claimed>, input: &str, now: i64) -> bool {
-    let Some((answer, expires)) = claimed.and_then(|c| Some((c.answer.as_deref()?, c.answer_expires?)))
+    let Some((answer, expires)) =
+        claimed.and_then(|c| Some((c.answer.as_deref()?, c.answer_expires?)))
     else {
         return false;
     };
@@ -111,7 +112,11 @@ mod tests {
         let reader = WavReader::new(wav.as_slice()).expect("a valid WAV");
         assert_eq!(reader.spec(), SPEC);
         // Five recordings and six pauses: longer than the pauses alone.
-        assert!(reader.duration() > 6 * PAUSE_SAMPLES, "{}", reader.duration());
+        assert!(
+            reader.duration() > 6 * PAUSE_SAMPLES,
+            "{}",
+            reader.duration()
+        );
         assert!(audio("A?").is_none(), "no recording of '?'");
     }
 

@@ -184,10 +184,12 @@ pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx:
 }
 
 pub async fn summaries(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Vec<SummaryRow>> {
-    sqlx::query_as("SELECT id, summary, favorite, created, rowid AS seq FROM contacts WHERE owner_id = ?")
-        .bind(owner_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, summary, favorite, created, rowid AS seq FROM contacts WHERE owner_id = ?",
+    )
+    .bind(owner_id)
+    .fetch_all(db)
+    .await
 }
 
 pub async fn id_by_dup_key(

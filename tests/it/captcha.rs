@@ -24,7 +24,11 @@ async fn post_at_once(app: &TestApp, client: &Client, token: &str, answer: &str,
     let posts = (0..n).map(|_| client.post(app.url("/")).form(&form).send());
     for res in join_all(posts).await {
         let res = res.unwrap();
-        assert_eq!(res.status(), 303, "the winner is thanked, the rest look like bots");
+        assert_eq!(
+            res.status(),
+            303,
+            "the winner is thanked, the rest look like bots"
+        );
         assert_eq!(location(&res), "/thanks");
     }
 }
@@ -87,7 +91,9 @@ async fn the_recording_says_the_shown_challenge_which_works_once() {
     let token = csrf_in(&app.get_html(&client, "/").await);
     assert!(captcha_answer(&app).await.is_none(), "no image fetched");
     assert_wav(app.get(&client, "/captcha/audio").await).await;
-    let spoken = captcha_answer(&app).await.expect("the recording's challenge");
+    let spoken = captcha_answer(&app)
+        .await
+        .expect("the recording's challenge");
     app.clock.advance(3);
     let mut form = fields("Ann", "ann@example.com", PHONE);
     form.push(("csrf_token", &token));
@@ -108,7 +114,11 @@ async fn the_recording_counts_against_the_image_limit() {
     let client = browser();
     app.get(&client, "/").await;
     for i in 0..5 {
-        assert_eq!(app.get(&client, "/captcha").await.status(), 200, "image {i}");
+        assert_eq!(
+            app.get(&client, "/captcha").await.status(),
+            200,
+            "image {i}"
+        );
         assert_eq!(
             app.get(&client, "/captcha/audio").await.status(),
             200,

@@ -26,5 +26,5 @@ mod public_form;
 mod ratelimit;
 mod regressions;
 mod sessions;
-mod sort_created;
 mod setup;
+mod sort_created;

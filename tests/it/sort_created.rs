@@ -60,7 +60,10 @@ async fn contacts_created_in_the_same_second_sort_in_creation_order() {
         }
         for id in ids {
             let path = format!("/api/contacts/{id}");
-            assert_eq!(app.api(Method::DELETE, &path, &token, None).await.status(), 200);
+            assert_eq!(
+                app.api(Method::DELETE, &path, &token, None).await.status(),
+                200
+            );
         }
     }
     assert!(tied, "four contacts created within one second");
