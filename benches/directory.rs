@@ -46,11 +46,13 @@ fn stored(keys: &contact_vault::crypto::keys::Keys) -> Stored {
 fn rows(stored: &Stored) -> Vec<SummaryRow> {
     stored
         .iter()
-        .map(|(id, summary, favorite, created)| SummaryRow {
+        .zip(1..)
+        .map(|((id, summary, favorite, created), seq)| SummaryRow {
             id: id.clone(),
             summary: summary.clone(),
             favorite: *favorite,
             created: *created,
+            seq,
         })
         .collect()
 }

@@ -21,8 +21,9 @@ pub enum AppError {
     Forbidden,
     #[error("{0}")]
     BadRequest(String),
-    /// Field name → message, for forms and `400 {"error", "fields"}`.
-    #[error("invalid input")]
+    /// Field name → message, for forms and `400 {"error", "fields"}`. Shown as every field's
+    /// message on one line, for clients that show only `error` (the old app's frontend).
+    #[error("{}", field_summary(.0))]
     Validation(BTreeMap<String, String>),
     #[error("{0}")]
     Conflict(String),
@@ -42,6 +43,18 @@ pub enum AppError {
     Csrf,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// `"name: required · phone: not a valid number"`: every field's message on one line.
+pub fn field_summary(fields: &BTreeMap<String, String>) -> String {
+    if fields.is_empty() {
+        return "invalid input".to_string();
+    }
+    fields
+        .iter()
+        .map(|(field, message)| format!("{field}: {message}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 impl From<sqlx::Error> for AppError {
@@ -152,7 +165,8 @@ impl ResponseError for AppError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A human readable message (for 401s of the login also a code: `invalid credentials`,
-    /// `otp_required`, `invalid otp`, `totp_enrollment_required`).
+    /// `otp_required`, `invalid otp`, `totp_enrollment_required`). For a validation error
+    /// (`400` with `fields`) every field's message on one line, `"field: message · …"`.
     pub error: String,
     /// Field name → message, for validation errors (`400`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,7 +217,7 @@ impl ResponseError for ApiError {
         let body = match &self.0 {
             AppError::Validation(fields) => ErrorBody {
                 fields: Some(fields.clone()),
-                ..ErrorBody::new("invalid input")
+                ..ErrorBody::new(field_summary(fields))
             },
             AppError::Internal(_) => ErrorBody {
                 request_id,

@@ -313,9 +313,10 @@ pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<Stri
     let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
     let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
-    let (view, version) = book::insert_in(&mut tx, state, admin, contact).await?;
-    rows::set_contact(&mut tx, id, &view.id, now).await?;
-    let detail = format!("id={id} contact_id={}", view.id);
+    let inserted = book::insert_in(&mut tx, state, admin, contact).await?;
+    let contact_id = inserted.view.id.clone();
+    rows::set_contact(&mut tx, id, &contact_id, now).await?;
+    let detail = format!("id={id} contact_id={contact_id}");
     audit::record(
         &mut tx,
         now,
@@ -325,6 +326,6 @@ pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<Stri
     )
     .await?;
     tx.commit().await?;
-    book::created_in_cache(state, admin, &view, version);
-    Ok(view.id)
+    book::created_in_cache(state, admin, &inserted);
+    Ok(contact_id)
 }

@@ -166,10 +166,17 @@ impl Application {
                     ),
                 )
                 .route("/thanks", web::get().to(public::thanks))
+                // The image and its spoken form share one limit.
                 .route(
                     "/captcha",
                     web::get()
                         .to(public::image)
+                        .wrap(Governor::new(&captcha_limit)),
+                )
+                .route(
+                    "/captcha/audio",
+                    web::get()
+                        .to(public::audio)
                         .wrap(Governor::new(&captcha_limit)),
                 )
                 .service(
@@ -409,7 +416,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     Err(AppError::NotFound.into())
 }
 
-/// Every few minutes: deletes expired sessions and tokens, drops idle directories.
+/// Every few minutes: deletes expired sessions, tokens and form tickets, drops idle directories.
 fn spawn_cleanup(state: web::Data<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -428,6 +435,9 @@ fn spawn_cleanup(state: web::Data<AppState>) {
             }
             if let Err(e) = store::login_guard::purge_devices(&state.db, now).await {
                 tracing::warn!(error = %e, "remembered-device cleanup failed");
+            }
+            if let Err(e) = store::form_tickets::purge_expired(&state.db, now).await {
+                tracing::warn!(error = %e, "form ticket cleanup failed");
             }
             state.directories.evict_idle(Duration::from_secs(15 * 60));
         }

@@ -90,10 +90,18 @@
     var button = document.getElementById('captcha-refresh');
     var image = document.getElementById('captcha-image');
     var input = document.getElementById('captcha');
+    var audio = document.getElementById('captcha-audio');
     if (!button || !image) return;
     button.hidden = false;
     button.addEventListener('click', function () {
       image.src = '/captcha?r=' + Date.now();
+      // The recording says the current challenge: drop the one already loaded, so the next
+      // play fetches the new image's characters.
+      if (audio) {
+        audio.pause();
+        audio.src = '/captcha/audio?r=' + Date.now();
+        audio.load();
+      }
       if (input) {
         input.value = '';
         input.focus();

@@ -20,7 +20,7 @@ pub struct PageQuery {
     per_page: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct Event {
     id: String,
     /// RFC 3339, UTC.
@@ -37,6 +37,8 @@ pub struct Event {
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
     events: Vec<Event>,
+    /// The same list as `events`, under the old app's name (its frontend reads `log`).
+    log: Vec<Event>,
     total: i64,
     page: i64,
     per_page: i64,
@@ -78,6 +80,7 @@ pub async fn list(
         })
         .collect();
     Ok(HttpResponse::Ok().json(AuditPage {
+        log: events.clone(),
         events,
         total,
         page,

@@ -32,6 +32,8 @@ pub struct Entry {
     tags: Vec<String>,
     favorite: bool,
     created: i64,
+    /// Creation order (the row's rowid): breaks ties of `created`, which has whole seconds.
+    seq: i64,
 }
 
 impl Entry {
@@ -45,6 +47,7 @@ impl Entry {
         tags: Vec<String>,
         favorite: bool,
         created: i64,
+        seq: i64,
     ) -> Entry {
         let sort_key = fold(name);
         let haystack = format!(
@@ -62,6 +65,7 @@ impl Entry {
             tags,
             favorite,
             created,
+            seq,
         }
     }
 
@@ -211,8 +215,8 @@ impl Directory {
             .map(Arc::as_ref)
             .filter(|e| keep(e))
             .collect();
-        // Stable: equal times stay in name order.
-        hits.sort_by_key(|e| e.created);
+        // Contacts created in the same second stay in the order they were created.
+        hits.sort_by_key(|e| (e.created, e.seq));
         if q.desc {
             hits.reverse();
         }
@@ -231,11 +235,17 @@ impl Directory {
             Change::Upsert(e) => e.id.clone(),
             Change::Remove(id) => id.clone(),
         };
+        let mut old_seq = None;
         if let Some(at) = self.entries.iter().position(|e| e.id == id) {
             let old = self.entries.remove(at);
             self.favorites -= usize::from(old.favorite);
+            old_seq = Some(old.seq);
         }
-        if let Change::Upsert(entry) = change {
+        if let Change::Upsert(mut entry) = change {
+            // An edit keeps the contact's place in creation order.
+            if let Some(seq) = old_seq {
+                entry.seq = seq;
+            }
             self.favorites += usize::from(entry.favorite);
             let at = self
                 .entries
@@ -312,6 +322,7 @@ fn decrypt_summary(row: &SummaryRow, cipher: &FieldCipher) -> anyhow::Result<Ent
         s.tags,
         row.favorite,
         row.created,
+        row.seq,
     ))
 }
 
@@ -572,6 +583,7 @@ mod tests {
         favorite: bool,
         created: i64,
     ) -> Entry {
+        // The test ids are numbers given in creation order.
         Entry::new(
             id.into(),
             name,
@@ -581,6 +593,7 @@ mod tests {
             tags.iter().map(|t| t.to_string()).collect(),
             favorite,
             created,
+            id.parse().unwrap_or(0),
         )
     }
 
@@ -831,6 +844,42 @@ mod tests {
     }
 
     #[test]
+    fn same_second_ties_go_by_creation_order_and_edits_keep_it() {
+        let mut d = Directory::new(
+            1,
+            vec![
+                entry("1", "Zed", "5550000001", "", &[], false, 7),
+                entry("2", "Mia", "5550000002", "", &[], false, 7),
+                entry("3", "Abe", "5550000003", "", &[], false, 7),
+            ],
+        );
+        let oldest = ListQuery {
+            sort: Sort::Created,
+            ..ListQuery::default()
+        };
+        assert_eq!(d.select(&oldest).0, vec!["1", "2", "3"]);
+        // An edit arrives with no creation order of its own (0): it keeps the old one.
+        let renamed = Entry::new(
+            "1".into(),
+            "Aaron",
+            "5550000001",
+            "",
+            "",
+            vec![],
+            false,
+            7,
+            0,
+        );
+        d.apply(Change::Upsert(renamed));
+        assert_eq!(d.select(&oldest).0, vec!["1", "2", "3"]);
+        let newest = ListQuery {
+            desc: true,
+            ..oldest
+        };
+        assert_eq!(d.select(&newest).0, vec!["3", "2", "1"]);
+    }
+
+    #[test]
     fn builds_from_encrypted_summaries() {
         let cipher = FieldCipher::from_keys(&[&fernet::Fernet::generate_key()]).unwrap();
         let rows: Vec<SummaryRow> = (0..50)
@@ -847,6 +896,7 @@ mod tests {
                     summary: cipher.encrypt(&serde_json::to_string(&s).unwrap()),
                     favorite: i % 2 == 0,
                     created: i,
+                    seq: i,
                 }
             })
             .collect();

@@ -237,7 +237,7 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
             created,
             updated,
         )?;
-        if contacts::insert(&mut tx, &row).await? {
+        if contacts::insert(&mut tx, &row).await?.is_some() {
             summary.contacts_added += 1;
             owners.insert(owner_id);
         } else {

@@ -152,7 +152,9 @@ pub fn open(keys: &Keys, row: &SealedContact) -> anyhow::Result<ContactView> {
     })
 }
 
-fn entry_of(view: &ContactView) -> Entry {
+/// The directory entry of a contact; `seq` is its place in creation order (an edit keeps the
+/// old entry's, whatever is given here).
+fn entry_of(view: &ContactView, seq: i64) -> Entry {
     Entry::new(
         view.id.clone(),
         &view.contact.name,
@@ -162,6 +164,7 @@ fn entry_of(view: &ContactView) -> Entry {
         view.contact.tags.clone(),
         view.contact.favorite,
         view.created,
+        seq,
     )
 }
 
@@ -190,27 +193,36 @@ pub async fn create(
 ) -> Result<ContactView, BookError> {
     let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
     let mut tx = store::begin_write(&state.db).await?;
-    let (view, version) = insert_in(&mut tx, state, user, contact).await?;
+    let inserted = insert_in(&mut tx, state, user, contact).await?;
     tx.commit().await?;
-    created_in_cache(state, user, &view, version);
-    Ok(view)
+    created_in_cache(state, user, &inserted);
+    Ok(inserted.view)
+}
+
+/// A contact added by [`insert_in`], with what [`created_in_cache`] needs after the commit.
+pub struct Inserted {
+    pub view: ContactView,
+    /// The book's version after the insert.
+    version: i64,
+    /// The row's place in creation order.
+    seq: i64,
 }
 
 /// Adds a contact inside the caller's write transaction (with its audit row and the version
-/// bump). Returns the new book version; call [`created_in_cache`] after the commit.
+/// bump); call [`created_in_cache`] after the commit.
 pub async fn insert_in(
     tx: &mut sqlx::SqliteConnection,
     state: &AppState,
     user: &UserRow,
     contact: Contact,
-) -> Result<(ContactView, i64), BookError> {
+) -> Result<Inserted, BookError> {
     let now = state.clock.now();
     let id = new_id();
     let row = seal(&state.keys, user.id, &id, &contact, now, now)?;
-    if !rows::insert(tx, &row).await? {
+    let Some(seq) = rows::insert(tx, &row).await? else {
         let existing = rows::id_by_dup_key(tx, user.id, &row.dup_key).await?;
         return Err(BookError::Duplicate(existing));
-    }
+    };
     let version = rows::bump_version(tx, user.id).await?;
     audit::record(
         tx,
@@ -220,22 +232,24 @@ pub async fn insert_in(
         &format!("id={id}"),
     )
     .await?;
-    Ok((
-        ContactView {
+    Ok(Inserted {
+        view: ContactView {
             id,
             contact,
             created: now,
             updated: now,
         },
         version,
-    ))
+        seq,
+    })
 }
 
 /// Lets the cached directory know about a committed [`insert_in`].
-pub fn created_in_cache(state: &AppState, user: &UserRow, view: &ContactView, version: i64) {
+pub fn created_in_cache(state: &AppState, user: &UserRow, inserted: &Inserted) {
+    let entry = entry_of(&inserted.view, inserted.seq);
     state
         .directories
-        .apply(user.id, version, Change::Upsert(entry_of(view)));
+        .apply(user.id, inserted.version, Change::Upsert(entry));
 }
 
 /// Overwrites the fields the draft carries; the others keep their value (PUT semantics).
@@ -323,7 +337,7 @@ async fn rewrite(
     };
     state
         .directories
-        .apply(user.id, version, Change::Upsert(entry_of(&view)));
+        .apply(user.id, version, Change::Upsert(entry_of(&view, 0)));
     Ok(view)
 }
 

@@ -1,8 +1,10 @@
-//! What keeps the public form usable for people and costly for bots: an image CAPTCHA, a
+//! What keeps the public form usable for people and costly for bots: an image CAPTCHA (with a
+//! spoken alternative), a single-use ticket per form shown, a
 //! honeypot field with a minimum fill time, and a phone check (offline first, then NumVerify).
 
 pub mod captcha;
 pub mod phone;
+pub mod ticket;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,5 +1,6 @@
 //! Contacts, always scoped to their owner: every statement has `owner_id = ?`.
 
+use sqlx::sqlite::SqliteQueryResult;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 /// A contact as pages show it: its shown columns, the personal ones still Fernet tokens. Reads
@@ -37,6 +38,8 @@ pub struct SummaryRow {
     pub summary: String,
     pub favorite: bool,
     pub created: i64,
+    /// The rowid: creation order, for contacts created in the same second.
+    pub seq: i64,
 }
 
 /// The columns of [`SealedContact`].
@@ -48,9 +51,11 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
-/// Inserts a contact; `Ok(false)` when the owner already has one with the same duplicate key.
-pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<bool> {
-    Ok(insert_many(db, &[row]).await? == 1)
+/// Inserts a contact and returns its rowid (its place in creation order); `Ok(None)` when the
+/// owner already has one with the same duplicate key.
+pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<Option<i64>> {
+    let result = insert_chunk(db, &[row]).await?;
+    Ok((result.rows_affected() == 1).then(|| result.last_insert_rowid()))
 }
 
 /// Rows per statement of [`insert_many`] (14 parameters each, far below SQLite's limit).
@@ -62,30 +67,38 @@ const INSERT_BATCH: usize = 64;
 pub async fn insert_many(db: &mut SqliteConnection, rows: &[&ContactRow]) -> sqlx::Result<u64> {
     let mut added = 0;
     for chunk in rows.chunks(INSERT_BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags,
-                                   summary, favorite, dup_key, created, updated) ",
-        );
-        q.push_values(chunk, |mut b, row| {
-            b.push_bind(&row.sealed.id)
-                .push_bind(row.owner_id)
-                .push_bind(&row.sealed.name)
-                .push_bind(&row.sealed.phone)
-                .push_bind(&row.sealed.email)
-                .push_bind(&row.sealed.address)
-                .push_bind(&row.sealed.company)
-                .push_bind(&row.sealed.notes)
-                .push_bind(&row.sealed.tags)
-                .push_bind(&row.summary)
-                .push_bind(row.sealed.favorite)
-                .push_bind(&row.dup_key)
-                .push_bind(row.sealed.created)
-                .push_bind(row.sealed.updated);
-        });
-        q.push(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
-        added += q.build().execute(&mut *db).await?.rows_affected();
+        added += insert_chunk(&mut *db, chunk).await?.rows_affected();
     }
     Ok(added)
+}
+
+/// One multi-row `INSERT … ON CONFLICT DO NOTHING` of `chunk`.
+async fn insert_chunk(
+    db: &mut SqliteConnection,
+    chunk: &[&ContactRow],
+) -> sqlx::Result<SqliteQueryResult> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags,
+                               summary, favorite, dup_key, created, updated) ",
+    );
+    q.push_values(chunk, |mut b, row| {
+        b.push_bind(&row.sealed.id)
+            .push_bind(row.owner_id)
+            .push_bind(&row.sealed.name)
+            .push_bind(&row.sealed.phone)
+            .push_bind(&row.sealed.email)
+            .push_bind(&row.sealed.address)
+            .push_bind(&row.sealed.company)
+            .push_bind(&row.sealed.notes)
+            .push_bind(&row.sealed.tags)
+            .push_bind(&row.summary)
+            .push_bind(row.sealed.favorite)
+            .push_bind(&row.dup_key)
+            .push_bind(row.sealed.created)
+            .push_bind(row.sealed.updated);
+    });
+    q.push(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
+    q.build().execute(db).await
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -171,10 +184,12 @@ pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx:
 }
 
 pub async fn summaries(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Vec<SummaryRow>> {
-    sqlx::query_as("SELECT id, summary, favorite, created FROM contacts WHERE owner_id = ?")
-        .bind(owner_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, summary, favorite, created, rowid AS seq FROM contacts WHERE owner_id = ?",
+    )
+    .bind(owner_id)
+    .fetch_all(db)
+    .await
 }
 
 pub async fn id_by_dup_key(

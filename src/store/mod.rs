@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod contacts;
+pub mod form_tickets;
 pub mod login_guard;
 pub mod rotation;
 pub mod sessions;

@@ -1,4 +1,5 @@
-//! The public contact form: `GET /`, `POST /`, `GET /thanks`, `GET /captcha`.
+//! The public contact form: `GET /`, `POST /`, `GET /thanks`, `GET /captcha` (the image),
+//! `GET /captcha/audio` (the same characters spoken).
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -12,14 +13,11 @@ use crate::domain::submission::{Submission, SubmissionDraft};
 use crate::error::AppError;
 use crate::inbox;
 use crate::spam::phone::Verdict;
-use crate::spam::{self, captcha};
+use crate::spam::{self, captcha, ticket};
 use crate::state::AppState;
 use crate::web::login::render;
 use crate::web::page::{FieldErrors, PageCtx};
 use crate::web::redirect;
-
-/// When this visitor's form was rendered (for the minimum fill time).
-const STARTED_KEY: &str = "form_started";
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ContactForm {
@@ -64,29 +62,28 @@ fn today(now: i64) -> time::Date {
         .unwrap_or(time::Date::MIN)
 }
 
-fn form_page(
+/// The form, with a fresh ticket for it (when it was shown; its CAPTCHA comes with the image).
+async fn form_page(
     state: &AppState,
     session: &Session,
     form: ContactForm,
     errors: FieldErrors,
-) -> FormPage {
+) -> Result<FormPage, AppError> {
     let now = state.clock.now();
-    let _ = session.insert(STARTED_KEY, now);
+    ticket::open(&state.db, session, now).await?;
     let date = time::macros::format_description!("[year]-[month]-[day]");
-    FormPage {
+    Ok(FormPage {
         ctx: PageCtx::new(session, None, state),
         form,
         errors,
         captcha_on: state.settings.captcha,
         today: today(now).format(date).unwrap_or_default(),
-    }
+    })
 }
 
 pub async fn show(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
-    render(
-        StatusCode::OK,
-        &form_page(&state, &session, ContactForm::default(), FieldErrors::new()),
-    )
+    let page = form_page(&state, &session, ContactForm::default(), FieldErrors::new()).await?;
+    render(StatusCode::OK, &page)
 }
 
 pub async fn submit(
@@ -96,8 +93,12 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let now = state.clock.now();
-    let started = session.remove_as::<i64>(STARTED_KEY).and_then(Result::ok);
-    let too_fast = started.is_none_or(|t| now - t < spam::MIN_FILL_SECONDS);
+    // Claimed once: of several posts of one form (on one session) only one gets its ticket,
+    // and with it the minimum fill time and the CAPTCHA answer.
+    let claimed = ticket::claim(&state.db, &session, now).await?;
+    let too_fast = claimed
+        .as_ref()
+        .is_none_or(|t| now - t.started < spam::MIN_FILL_SECONDS);
     if !form.website.is_empty() || too_fast {
         let total = spam::count_bot();
         tracing::info!(
@@ -124,7 +125,7 @@ pub async fn submit(
     {
         errors.insert("phone".into(), message.into());
     }
-    if state.settings.captcha && !captcha::check(&session, &form.captcha, now) {
+    if state.settings.captcha && !captcha::matches(claimed.as_ref(), &form.captcha, now) {
         errors.insert(
             "captcha".into(),
             "The characters did not match. Please type the ones in the new image.".into(),
@@ -150,10 +151,8 @@ pub async fn submit(
                 website: String::new(),
                 ..form
             };
-            render(
-                StatusCode::BAD_REQUEST,
-                &form_page(&state, &session, kept, errors),
-            )
+            let page = form_page(&state, &session, kept, errors).await?;
+            render(StatusCode::BAD_REQUEST, &page)
         }
     }
 }
@@ -170,7 +169,7 @@ pub async fn thanks(
     )
 }
 
-/// A fresh CAPTCHA image; its answer replaces the previous one in this visitor's session.
+/// A fresh CAPTCHA image; its answer replaces the previous one on this visitor's ticket.
 pub async fn image(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let (answer, png) = tokio::task::spawn_blocking(captcha::generate)
         .await
@@ -178,9 +177,33 @@ pub async fn image(state: web::Data<AppState>, session: Session) -> Result<HttpR
         .ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("the CAPTCHA image could not be encoded"))
         })?;
-    captcha::remember(&session, &answer, state.clock.now());
+    ticket::set_answer(&state.db, &session, &answer, state.clock.now()).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(png))
+}
+
+/// The CAPTCHA this visitor was shown, spoken (WAV): the same answer as the image, used up
+/// with it. A visitor who was shown none (images off) gets a new one.
+pub async fn audio(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let answer = match ticket::pending_answer(&state.db, &session, now).await? {
+        Some(answer) => answer,
+        None => {
+            let answer = captcha::new_answer();
+            ticket::set_answer(&state.db, &session, &answer, now).await?;
+            answer
+        }
+    };
+    let wav = tokio::task::spawn_blocking(move || captcha::audio(&answer))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("the spoken CAPTCHA could not be encoded"))
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("audio/wav")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(wav))
 }

@@ -1,5 +1,6 @@
 //! Journey 2 (and 7 without scripts): a visitor fills the public contact form.
 
+use serde_json::json;
 use thirtyfour::prelude::*;
 
 use crate::common::{PHONE, check_page, count};
@@ -7,6 +8,65 @@ use crate::harness::{Browser, Scripts};
 use crate::helpers::spawn_app_with;
 
 const STORED: &str = "SELECT COUNT(*) FROM submissions";
+
+/// The name assistive technology announces for the element `css` (Chromium's accessibility
+/// tree, through DevTools).
+async fn accessible_name(b: &Browser, css: &str) -> String {
+    let doc = b.cdp("DOM.getDocument", json!({})).await;
+    let node = b
+        .cdp(
+            "DOM.querySelector",
+            json!({ "nodeId": doc["root"]["nodeId"], "selector": css }),
+        )
+        .await;
+    let tree = b
+        .cdp(
+            "Accessibility.getPartialAXTree",
+            json!({ "nodeId": node["nodeId"], "fetchRelatives": false }),
+        )
+        .await;
+    tree["nodes"][0]["name"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The CAPTCHA's recording: reached with Tab, named for screen readers, and a sound the
+/// browser can play (loading it does not change the challenge).
+async fn check_recording(b: &Browser) {
+    b.el("#message").await.click().await.expect("focus");
+    b.tab_to("captcha-audio").await;
+    assert_eq!(
+        accessible_name(b, "#captcha-audio").await,
+        "Listen to the characters"
+    );
+    b.js(
+        "var a = document.getElementById('captcha-audio'); a.preload = 'auto'; a.load(); return true;",
+        vec![],
+    )
+    .await;
+    let deadline = std::time::Instant::now() + crate::harness::WAIT;
+    loop {
+        let state = b
+            .js(
+                "var a = document.getElementById('captcha-audio'); \
+                 return [a.readyState, a.duration || 0, a.error ? a.error.code : 0];",
+                vec![],
+            )
+            .await;
+        assert_eq!(state[2], 0, "the recording decodes");
+        if state[0].as_i64().unwrap_or(0) >= 1 {
+            let seconds = state[1].as_f64().unwrap_or(0.0);
+            assert!(seconds > 5.0, "five characters take a while ({seconds} s)");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recording never loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 /// Fills every field of the form with valid values (the CAPTCHA aside).
 async fn fill_valid(b: &Browser) {
@@ -35,6 +95,7 @@ pub async fn visitor_journey(scripts: Scripts) {
         "the refresh button needs scripts"
     );
     check_page(&b, "contact form").await;
+    check_recording(&b).await;
 
     if scripts == Scripts::On {
         // Live validation: a message appears when a field is left wrong, and clears as the

@@ -138,6 +138,7 @@ fn routes() -> Vec<Route> {
         r(POST, "/", N, Form(&[("name", "x")]), &[(X, [303; 5])]),
         r(GET, "/thanks", N, Empty, &[(X, [200; 5])]),
         r(GET, "/captcha", N, Empty, &[(X, [200; 5])]),
+        r(GET, "/captcha/audio", N, Empty, &[(X, [200; 5])]),
         r(GET, "/healthz", N, Empty, &[(X, [200; 5])]),
         r(GET, "/static/app.css", N, Empty, &[(X, [200; 5])]),
         r(GET, "/static/nothing.css", N, Empty, &[(X, [404; 5])]),

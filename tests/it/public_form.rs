@@ -18,20 +18,16 @@ pub fn fields<'a>(name: &'a str, email: &'a str, phone: &'a str) -> Vec<(&'a str
     ]
 }
 
-/// The answer of the CAPTCHA most recently shown, read from the session store (the test's
-/// side of the database; the app has no way to reveal it).
+/// The answer of the CAPTCHA most recently shown and not yet used, read from the form tickets
+/// (the test's side of the database; the app has no way to reveal it).
 pub async fn captcha_answer(app: &TestApp) -> Option<String> {
-    let states: Vec<String> =
-        sqlx::query_scalar("SELECT state FROM sessions ORDER BY expires DESC")
-            .fetch_all(&app.state.db)
-            .await
-            .unwrap();
-    states.iter().find_map(|s| {
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(s).ok()?;
-        let pending: serde_json::Value =
-            serde_json::from_str(map.get("captcha")?.as_str()?).ok()?;
-        Some(pending["answer"].as_str()?.to_string())
-    })
+    sqlx::query_scalar(
+        "SELECT answer FROM form_tickets WHERE answer IS NOT NULL
+         ORDER BY answer_expires DESC, rowid DESC LIMIT 1",
+    )
+    .fetch_optional(&app.state.db)
+    .await
+    .unwrap()
 }
 
 /// Loads the form like a browser (page + CAPTCHA image), waits like a person, posts it.
