@@ -78,6 +78,7 @@ pub async fn rotate(
     );
     audit::record_alone(
         &state.db,
+        &state.keys.audit,
         state.clock.now(),
         Actor {
             user_id: None,

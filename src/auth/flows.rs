@@ -48,7 +48,15 @@ pub async fn check_password(
                 let fresh = password::hash_password_blocking(password.to_string()).await?;
                 let mut tx = store::begin_write(&state.db).await?;
                 users::set_password_hash(&mut tx, user.id, &fresh).await?;
-                audit::record(&mut tx, now, actor(&user), "PASSWORD_REHASHED", "argon2id").await?;
+                audit::record(
+                    &mut tx,
+                    &state.keys.audit,
+                    now,
+                    actor(&user),
+                    "PASSWORD_REHASHED",
+                    "argon2id",
+                )
+                .await?;
                 tx.commit().await?;
             }
             Ok(Some(user))
@@ -62,7 +70,15 @@ pub async fn check_password(
                 user_id: user.as_ref().map(|u| u.id),
                 username: attempted,
             };
-            audit::record_alone(&state.db, now, who, action::LOGIN_FAIL, via).await?;
+            audit::record_alone(
+                &state.db,
+                &state.keys.audit,
+                now,
+                who,
+                action::LOGIN_FAIL,
+                via,
+            )
+            .await?;
             Ok(None)
         }
     }
@@ -100,7 +116,15 @@ pub async fn check_second_factor(
             users::use_recovery_code(&mut tx, user.id, &totp::hash_recovery_code(&code), now)
                 .await?;
         if accepted {
-            audit::record(&mut tx, now, actor(user), action::LOGIN_RECOVERY_CODE, "").await?;
+            audit::record(
+                &mut tx,
+                &state.keys.audit,
+                now,
+                actor(user),
+                action::LOGIN_RECOVERY_CODE,
+                "",
+            )
+            .await?;
         }
     }
     if accepted {
@@ -110,9 +134,25 @@ pub async fn check_second_factor(
     let locked =
         users::record_totp_failure(&mut tx, user.id, now, TOTP_MAX_FAILURES, TOTP_LOCK_SECONDS)
             .await?;
-    audit::record(&mut tx, now, actor(user), action::LOGIN_TOTP_FAIL, "").await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        now,
+        actor(user),
+        action::LOGIN_TOTP_FAIL,
+        "",
+    )
+    .await?;
     if locked {
-        audit::record(&mut tx, now, actor(user), action::TOTP_LOCKED, "15 minutes").await?;
+        audit::record(
+            &mut tx,
+            &state.keys.audit,
+            now,
+            actor(user),
+            action::TOTP_LOCKED,
+            "15 minutes",
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(if locked {
@@ -134,6 +174,7 @@ fn totp_secret(state: &AppState, user: &UserRow) -> Result<Option<Vec<u8>>, AppE
 pub async fn login_succeeded(state: &AppState, user: &UserRow, via: &str) -> Result<(), AppError> {
     audit::record_alone(
         &state.db,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::LOGIN_OK,
@@ -165,7 +206,15 @@ pub async fn logout(
     if let Some(hash) = token_hash {
         tokens::delete(&mut tx, hash).await?;
     }
-    audit::record(&mut tx, state.clock.now(), actor(user), action::LOGOUT, via).await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        state.clock.now(),
+        actor(user),
+        action::LOGOUT,
+        via,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -206,6 +255,7 @@ pub async fn change_password(
     revoke_everything(&mut tx, user.id, keep_token).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::PASSWORD_CHANGED,
@@ -246,6 +296,7 @@ pub async fn create_user(
     };
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         by,
         action::CREATE_USER,
@@ -277,6 +328,7 @@ pub async fn delete_user(
     let detail = format!("user_id={} username={}", target.id, target.username);
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(by),
         action::DELETE_USER,
@@ -306,6 +358,7 @@ pub async fn reset_totp(state: &AppState, by: &UserRow, username: &str) -> Resul
     let detail = format!("user_id={} username={}", target.id, target.username);
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(by),
         action::TOTP_RESET,
@@ -366,7 +419,15 @@ pub async fn confirm_totp_enrolment(
         ));
     }
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
-    audit::record(&mut tx, now, actor(user), action::TOTP_ENABLED, "").await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        now,
+        actor(user),
+        action::TOTP_ENABLED,
+        "",
+    )
+    .await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -391,6 +452,7 @@ pub async fn regenerate_recovery_codes(
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::RECOVERY_CODES_REGENERATED,
@@ -420,6 +482,7 @@ pub async fn disable_totp(
     users::clear_totp(&mut tx, user.id).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::TOTP_DISABLED,
@@ -449,6 +512,7 @@ pub async fn enrol_totp_headless(
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::TOTP_ENABLED,
