@@ -61,17 +61,28 @@ impl AppState {
             .unwrap_or(false)
     }
 
+    /// Closes the setup link if `token` is the live one, atomically: of several requests with
+    /// the token, exactly one gets `true`. Give it back with [`AppState::open_setup`] when the
+    /// attempt fails before an admin exists (a form error).
+    pub fn take_setup(&self, token: &str) -> bool {
+        let digest = sha256_hex(token);
+        self.setup_token_hash
+            .lock()
+            .map(|mut guard| {
+                if guard.as_deref() == Some(digest.as_str()) {
+                    *guard = None;
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false)
+    }
+
     /// Opens the first-run setup with this token's digest.
     pub fn open_setup(&self, token: &str) {
         if let Ok(mut guard) = self.setup_token_hash.lock() {
             *guard = Some(sha256_hex(token));
-        }
-    }
-
-    /// Ends the first-run setup: the link stops working.
-    pub fn close_setup(&self) {
-        if let Ok(mut guard) = self.setup_token_hash.lock() {
-            *guard = None;
         }
     }
 

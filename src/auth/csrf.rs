@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 use crate::crypto::token::new_token;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::telemetry::loggable_path;
 
 const SESSION_KEY: &str = "csrf";
 pub const FIELD: &str = "csrf_token";
@@ -41,7 +42,7 @@ pub async fn protect(
         return next.call(req).await;
     }
     if !origin_allowed(&req) {
-        tracing::warn!(path = req.path(), "cross-origin form post refused");
+        tracing::warn!(path = %loggable_path(req.path()), "cross-origin form post refused");
         return Err(AppError::Csrf.into());
     }
     let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
@@ -51,7 +52,7 @@ pub async fn protect(
         _ => false,
     };
     if !valid {
-        tracing::warn!(path = req.path(), "missing or wrong CSRF token");
+        tracing::warn!(path = %loggable_path(req.path()), "missing or wrong CSRF token");
         return Err(AppError::Csrf.into());
     }
     next.call(req).await

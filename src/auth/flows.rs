@@ -275,6 +275,28 @@ pub async fn create_user(
     password: &str,
     role: &str,
 ) -> Result<(Username, Role), AppError> {
+    create_user_unless_admin_exists(state, by, username, password, role, false).await
+}
+
+/// The first admin (the setup link): as [`create_user`], but `NotFound` when an admin exists,
+/// checked inside the write transaction that creates the account.
+pub async fn create_first_admin(
+    state: &AppState,
+    by: Actor<'_>,
+    username: &str,
+    password: &str,
+) -> Result<(Username, Role), AppError> {
+    create_user_unless_admin_exists(state, by, username, password, "admin", true).await
+}
+
+async fn create_user_unless_admin_exists(
+    state: &AppState,
+    by: Actor<'_>,
+    username: &str,
+    password: &str,
+    role: &str,
+    only_first_admin: bool,
+) -> Result<(Username, Role), AppError> {
     let mut fields = std::collections::BTreeMap::new();
     let name = Username::parse(username)
         .map_err(|m| fields.insert("username".to_string(), m))
@@ -291,6 +313,9 @@ pub async fn create_user(
     let hash = password::hash_password_blocking(pass.expose().to_string()).await?;
     let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
+    if only_first_admin && users::admin_exists(&mut tx).await? {
+        return Err(AppError::NotFound);
+    }
     let Some(id) = users::create(&mut tx, &name, &hash, role, now).await? else {
         return Err(AppError::Conflict("username already taken".into()));
     };
