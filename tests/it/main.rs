@@ -13,6 +13,7 @@ mod authz;
 mod cli;
 mod contacts_pages;
 mod csrf;
+mod file_modes;
 mod headers;
 mod hostile_input;
 mod inbox;
