@@ -393,7 +393,7 @@ pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse
         (status = 200, description = "Imported", body = ImportOk),
         (status = 400, description = "Invalid rows or file; nothing was stored", body = ImportRejected),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
-        (status = 413, description = "The file is larger than 10 MB", body = ErrorBody),
+        (status = 413, description = "The file is larger than 10 MB, or the whole body than 11 MB", body = ErrorBody),
     ),
 )]
 pub async fn import_csv(
@@ -402,7 +402,7 @@ pub async fn import_csv(
     caller: ApiUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let data = read_upload(&req, payload, MAX_IMPORT_BYTES).await?;
+    let data = read_upload(&req, payload, MAX_IMPORT_BYTES, None).await?;
     match book_csv::import(&state, &caller.user, &data).await {
         Ok(report) => Ok(HttpResponse::Ok().json(ImportOk {
             added: report.added,
