@@ -396,6 +396,7 @@ fn spawn_cleanup(state: web::Data<AppState>) {
                 tracing::warn!(error = %e, "token cleanup failed");
             }
             state.directories.evict_idle(Duration::from_secs(15 * 60));
+            state.limits.prune();
         }
     });
 }

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::{self, KeyOrigin, Keys};
 use crate::crypto::token::sha256_hex;
+use crate::ratelimit::UserLimits;
 use crate::spam::phone::PhoneChecker;
 use crate::store;
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub directories: DirectoryCache,
     /// SHA-256 of the one-time first-run setup token, while no admin exists.
     pub setup_token_hash: Mutex<Option<String>>,
+    /// Per-user limits of API calls and CSV imports.
+    pub limits: UserLimits,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             settings.numverify_api_key.clone(),
             &settings.default_country,
         )?;
+        let settings_limits = (settings.api_rate_per_second, settings.import_burst);
         let state = AppState {
             db,
             keys,
@@ -48,6 +52,7 @@ impl AppState {
             phone,
             directories: DirectoryCache::new(DIRECTORY_BUDGET_BYTES),
             setup_token_hash: Mutex::new(None),
+            limits: UserLimits::new(settings_limits.0, settings_limits.1),
         };
         Ok((state, origin))
     }

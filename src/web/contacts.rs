@@ -598,6 +598,7 @@ pub async fn import(
         }
         Err(other) => return Err(other),
     };
+    state.limits.import(user.id)?;
     match book_csv::import(&state, &user, &data).await {
         Ok(report) => {
             let mut message = format!("{} added, {} skipped", report.added, report.skipped);

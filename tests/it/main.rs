@@ -27,3 +27,4 @@ mod ratelimit;
 mod regressions;
 mod sessions;
 mod setup;
+mod user_limits;
