@@ -377,6 +377,7 @@ fn crypto_limit(rows: usize, seconds: u64) -> anyhow::Result<()> {
         cipher: FieldCipher::from_keys(&[&key]).ok_or_else(|| anyhow::anyhow!("bad key"))?,
         blind_index_key: [7u8; 32],
         secret_key: [9u8; 64],
+        audit: contact_vault::crypto::chain::AuditKey::derive(&[7u8; 32]),
     };
     let sealed: Vec<_> = (0..rows)
         .map(|i| {

@@ -98,7 +98,12 @@ pub enum KeysCommand {
 #[derive(Subcommand)]
 pub enum AuditCommand {
     /// Check the hash chain; exits non-zero at the first broken link.
-    Verify,
+    Verify {
+        /// A head from the log (`audit_head_id:audit_head_hash`): the chain must still hold
+        /// that event with that hash, so rows cut off the end are found.
+        #[arg(long, value_name = "ID:HASH")]
+        head: Option<audit::Head>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -142,8 +147,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => audit_verify().await,
+            command: AuditCommand::Verify { head },
+        } => audit_verify(head).await,
         Command::ImportLegacy { dir } => import_legacy(&dir).await,
     }
 }
@@ -206,11 +211,14 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit_verify() -> anyhow::Result<()> {
+async fn audit_verify(head: Option<audit::Head>) -> anyhow::Result<()> {
     let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
-    match audit::verify(&state.db).await? {
+    match audit::verify(&state.db, &state.keys.audit, head.as_ref()).await? {
         Verdict::Ok { rows } => {
-            println!("ok ({rows} events)");
+            match head {
+                Some(head) => println!("ok ({rows} events, head {} matches)", head.id),
+                None => println!("ok ({rows} events)"),
+            }
             Ok(())
         }
         Verdict::Broken { id, reason } => bail!("audit chain broken at event {id}: {reason}"),

@@ -39,6 +39,11 @@ pub struct Settings {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub token_ttl_seconds: i64,
+    /// `API_RATE_PER_SECOND` (default 20): API calls a second per user, in bursts of up to
+    /// five seconds' worth.
+    pub api_rate_per_second: u32,
+    /// `IMPORT_BURST` (default 4): CSV imports a user may start at once; then one every 30 s.
+    pub import_burst: u32,
     pub log_format: LogFormat,
 }
 
@@ -60,6 +65,8 @@ impl Settings {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             token_ttl_seconds: 3600,
+            api_rate_per_second: 20,
+            import_burst: 4,
             log_format: LogFormat::Text,
         }
     }
@@ -102,6 +109,12 @@ impl Settings {
         }
         if let Some(v) = var("TOKEN_TTL_SECONDS") {
             s.token_ttl_seconds = parse_number("TOKEN_TTL_SECONDS", &v)?;
+        }
+        if let Some(v) = var("API_RATE_PER_SECOND") {
+            s.api_rate_per_second = parse_limit("API_RATE_PER_SECOND", &v)?;
+        }
+        if let Some(v) = var("IMPORT_BURST") {
+            s.import_burst = parse_limit("IMPORT_BURST", &v)?;
         }
         if let Some(v) = var("LOG_FORMAT") {
             s.log_format = match v.as_str() {
@@ -187,6 +200,14 @@ fn parse_number(name: &str, v: &str) -> anyhow::Result<i64> {
     v.trim()
         .parse()
         .with_context(|| format!("{name} must be a whole number"))
+}
+
+fn parse_limit(name: &str, v: &str) -> anyhow::Result<u32> {
+    v.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .with_context(|| format!("{name} must be a whole number from 1 to 1000000"))
 }
 
 /// Parses `TRUSTED_PROXIES`: CIDRs or single addresses, comma-separated.

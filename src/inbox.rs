@@ -124,6 +124,7 @@ pub async fn submit(
     };
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         visitor,
         action::RECEIVE_SUBMISSION,
@@ -198,6 +199,7 @@ pub async fn view(
         .collect::<Result<Vec<_>, AppError>>()?;
     audit::record_alone(
         &state.db,
+        &state.keys.audit,
         state.clock.now(),
         actor(admin),
         action::VIEW_SUBMISSION,
@@ -236,6 +238,7 @@ pub async fn add_note(
     .await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         actor(admin),
         action::NOTE_SUBMISSION,
@@ -263,6 +266,7 @@ pub async fn set_status(
     }
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         actor(admin),
         action::STATUS_SUBMISSION,
@@ -281,6 +285,7 @@ pub async fn delete(state: &AppState, admin: &UserRow, id: &str) -> Result<(), A
     }
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         actor(admin),
         action::DELETE_SUBMISSION,
@@ -319,6 +324,7 @@ pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<Stri
     let detail = format!("id={id} contact_id={contact_id}");
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         actor(admin),
         action::CONVERT_SUBMISSION,

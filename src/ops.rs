@@ -78,6 +78,7 @@ pub async fn rotate(
     );
     audit::record_alone(
         &state.db,
+        &state.keys.audit,
         state.clock.now(),
         Actor {
             user_id: None,
@@ -90,8 +91,8 @@ pub async fn rotate(
     Ok(report)
 }
 
-/// A consistent copy of the live database (`VACUUM INTO`), safe while the server runs.
-/// Keys are not in it: back them up separately.
+/// A consistent copy of the live database (`VACUUM INTO`), safe while the server runs, in a
+/// new file of mode 0600. Keys are not in it: back them up separately.
 pub async fn backup(state: &AppState, target: &Path) -> anyhow::Result<()> {
     if target.exists() {
         bail!(
@@ -102,10 +103,18 @@ pub async fn backup(state: &AppState, target: &Path) -> anyhow::Result<()> {
     let path = target
         .to_str()
         .context("the backup path must be valid UTF-8")?;
-    sqlx::query("VACUUM INTO ?")
+    // An empty file of mode 0600 first: SQLite writes into it and keeps its mode (it would
+    // create a new one with the umask's, 0644).
+    store::private::create_new(target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    if let Err(e) = sqlx::query("VACUUM INTO ?")
         .bind(path)
         .execute(&state.db)
-        .await?;
+        .await
+    {
+        let _ = std::fs::remove_file(target);
+        return Err(e.into());
+    }
     Ok(())
 }
 
@@ -144,8 +153,16 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
     if let Some(dir) = db_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    // Copied into a file of mode 0600 (`fs::copy` would take the backup file's mode).
     let tmp = db_path.with_extension("restore-tmp");
-    std::fs::copy(source, &tmp)?;
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut into = store::private::create_new(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut from = std::fs::File::open(source)?;
+        std::io::copy(&mut from, &mut into)?;
+        into.sync_all()?;
+    }
     for suffix in ["-wal", "-shm"] {
         let side = format!("{}{suffix}", db_path.display());
         let _ = std::fs::remove_file(side);

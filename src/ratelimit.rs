@@ -1,4 +1,5 @@
-//! Rate limits keyed by the real client address.
+//! Rate limits keyed by the real client address, and per-user limits for API calls and CSV
+//! imports ([`UserLimits`]).
 //!
 //! The client is the TCP peer, unless the peer is a configured proxy (`TRUSTED_PROXIES`):
 //! then it is the right-most `X-Forwarded-For` entry that is not itself a proxy. A header
@@ -60,6 +61,65 @@ pub fn limit(trusted: &[IpNet], face: Face, every: Duration, burst: u32) -> anyh
         .ok_or_else(|| anyhow::anyhow!("a rate limit needs a non-zero period and burst"))
 }
 
+/// One refill of the import limit.
+pub const IMPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// Limits keyed by user id, shared by every worker (they live in `AppState`). The API limit is
+/// checked by the `ApiUser` extractor, so it covers every authenticated API call; the import
+/// limit by both CSV imports (page and API) before the file is parsed.
+pub struct UserLimits {
+    api: DefaultKeyedRateLimiter<i64>,
+    imports: DefaultKeyedRateLimiter<i64>,
+}
+
+impl UserLimits {
+    /// `api_per_second` calls a second in bursts of five seconds' worth; `import_burst`
+    /// imports at once, then one per [`IMPORT_EVERY`].
+    pub fn new(api_per_second: u32, import_burst: u32) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        let api =
+            Quota::per_second(nz(api_per_second)).allow_burst(nz(api_per_second.saturating_mul(5)));
+        let imports = Quota::with_period(IMPORT_EVERY)
+            .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+            .allow_burst(nz(import_burst));
+        UserLimits {
+            api: RateLimiter::keyed(api),
+            imports: RateLimiter::keyed(imports),
+        }
+    }
+
+    /// One API call by `user_id`, or `RateLimited`.
+    pub fn api_call(&self, user_id: i64) -> Result<(), AppError> {
+        check(&self.api, user_id)
+    }
+
+    /// One CSV import by `user_id`, or `RateLimited`.
+    pub fn import(&self, user_id: i64) -> Result<(), AppError> {
+        check(&self.imports, user_id)
+    }
+
+    /// Forgets users idle long enough to be back at a full burst.
+    pub fn prune(&self) {
+        for l in [&self.api, &self.imports] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+}
+
+fn check(limiter: &DefaultKeyedRateLimiter<i64>, user_id: i64) -> Result<(), AppError> {
+    limiter
+        .check_key(&user_id)
+        .map_err(|negative| AppError::RateLimited {
+            retry_after: seconds_to_wait(&negative),
+        })
+}
+
+fn seconds_to_wait(negative: &NotUntil<QuantaInstant>) -> u64 {
+    let wait = negative.wait_time_from(DefaultClock::default().now());
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 /// A budget per client address that several routes draw on (actix-governor gives each
 /// route its own), or that a middleware consults only for some requests. Refusals are JSON
 /// under `/api/` and a page elsewhere.
@@ -90,9 +150,8 @@ impl SharedLimit {
         let Err(negative) = self.limiter.check_key(&ip) else {
             return Ok(());
         };
-        let wait = negative.wait_time_from(DefaultClock::default().now());
         let err = AppError::RateLimited {
-            retry_after: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+            retry_after: seconds_to_wait(&negative),
         };
         Err(if req.path().starts_with("/api/") {
             ApiError(err).into()
@@ -212,10 +271,8 @@ impl KeyExtractor for ClientIp {
         negative: &NotUntil<QuantaInstant>,
         _: HttpResponseBuilder,
     ) -> HttpResponse {
-        let wait = negative.wait_time_from(DefaultClock::default().now());
-        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let err = AppError::RateLimited {
-            retry_after: retry_after.max(1),
+            retry_after: seconds_to_wait(negative),
         };
         match self.face {
             Face::Page => err.error_response(),

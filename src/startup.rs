@@ -67,6 +67,10 @@ impl Application {
         if !state.settings.captcha {
             tracing::warn!("CAPTCHA=off: the public form accepts submissions without a CAPTCHA");
         }
+        // An old unkeyed chain gets its keyed anchor; then the head goes to the log, to be
+        // checked later with `contact-vault audit verify --head ID:HASH`.
+        crate::audit::anchor_legacy_chain(&state.db, &state.keys.audit, state.clock.now()).await?;
+        crate::audit::log_current_head(&state.db).await?;
         let settings = &state.settings;
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
@@ -440,6 +444,7 @@ fn spawn_cleanup(state: web::Data<AppState>) {
                 tracing::warn!(error = %e, "form ticket cleanup failed");
             }
             state.directories.evict_idle(Duration::from_secs(15 * 60));
+            state.limits.prune();
         }
     });
 }

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::{self, KeyOrigin, Keys};
 use crate::crypto::token::sha256_hex;
+use crate::ratelimit::UserLimits;
 use crate::spam::phone::PhoneChecker;
 use crate::store;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub setup_token_hash: Mutex<Option<String>>,
     /// Password attempts for one account take turns (see `auth::lockout`).
     pub sign_in_turns: Turns,
+    /// Per-user limits of API calls and CSV imports.
+    pub limits: UserLimits,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             settings.numverify_api_key.clone(),
             &settings.default_country,
         )?;
+        let settings_limits = (settings.api_rate_per_second, settings.import_burst);
         let state = AppState {
             db,
             keys,
@@ -52,6 +56,7 @@ impl AppState {
             directories: DirectoryCache::new(DIRECTORY_BUDGET_BYTES),
             setup_token_hash: Mutex::new(None),
             sign_in_turns: Turns::default(),
+            limits: UserLimits::new(settings_limits.0, settings_limits.1),
         };
         Ok((state, origin))
     }
@@ -65,17 +70,28 @@ impl AppState {
             .unwrap_or(false)
     }
 
+    /// Closes the setup link if `token` is the live one, atomically: of several requests with
+    /// the token, exactly one gets `true`. Give it back with [`AppState::open_setup`] when the
+    /// attempt fails before an admin exists (a form error).
+    pub fn take_setup(&self, token: &str) -> bool {
+        let digest = sha256_hex(token);
+        self.setup_token_hash
+            .lock()
+            .map(|mut guard| {
+                if guard.as_deref() == Some(digest.as_str()) {
+                    *guard = None;
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false)
+    }
+
     /// Opens the first-run setup with this token's digest.
     pub fn open_setup(&self, token: &str) {
         if let Ok(mut guard) = self.setup_token_hash.lock() {
             *guard = Some(sha256_hex(token));
-        }
-    }
-
-    /// Ends the first-run setup: the link stops working.
-    pub fn close_setup(&self) {
-        if let Ok(mut guard) = self.setup_token_hash.lock() {
-            *guard = None;
         }
     }
 

@@ -1,7 +1,9 @@
 //! Logging through `tracing`, and a request id for every request: in the log line, in the
 //! `X-Request-Id` response header, and on the error page so a person can quote it.
-//! Bodies, cookies and query strings are never logged.
+//! Bodies, cookies and query strings are never logged, nor the secret part of a path (the
+//! one-time setup link's token): see [`loggable_path`].
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -34,6 +36,20 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// Paths whose last segment is a secret.
+const SECRET_PATHS: [&str; 1] = ["/setup/"];
+
+/// The request path as it may appear in a log: the token of `/setup/{token}` is replaced by
+/// `…`. Every log line with a path takes it from here.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    for prefix in SECRET_PATHS {
+        if path.len() > prefix.len() && path.starts_with(prefix) {
+            return Cow::Owned(format!("{prefix}…"));
+        }
+    }
+    Cow::Borrowed(path)
+}
+
 /// Logs method, path, status and duration of every request, with its id.
 pub async fn log_requests(
     req: ServiceRequest,
@@ -44,7 +60,7 @@ pub async fn log_requests(
         "request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
+        path = %loggable_path(req.path()),
     );
     let started = Instant::now();
     let result = REQUEST_ID
@@ -67,5 +83,22 @@ pub async fn log_requests(
             tracing::info!(status, elapsed_ms, "request");
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_setup_token_never_reaches_the_log() {
+        let token = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWo";
+        let path = format!("/setup/{token}");
+        let logged = loggable_path(&path);
+        assert_eq!(logged, "/setup/…");
+        assert!(!logged.contains(token));
+        assert_eq!(loggable_path("/setup/"), "/setup/");
+        assert_eq!(loggable_path("/contacts/42/edit"), "/contacts/42/edit");
+        assert_eq!(loggable_path("/"), "/");
     }
 }

@@ -87,5 +87,6 @@ pub fn keys() -> Keys {
         cipher: FieldCipher::from_keys(&[&key]).expect("a generated key parses"),
         blind_index_key: [7u8; 32],
         secret_key: [9u8; 64],
+        audit: contact_vault::crypto::chain::AuditKey::derive(&[7u8; 32]),
     }
 }

@@ -52,6 +52,8 @@ pub struct CreatedUser {
     responses(
         (status = 200, description = "Every user", body = Vec<UserOut>),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 403, description = "The caller is not an admin", body = ErrorBody),
     ),
 )]
@@ -81,6 +83,8 @@ pub async fn list(state: web::Data<AppState>, _admin: ApiAdmin) -> Result<HttpRe
         (status = 201, description = "Created", body = CreatedUser),
         (status = 400, description = "Malformed body or invalid fields", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 403, description = "The caller is not an admin", body = ErrorBody),
         (status = 409, description = "The username is taken", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -117,6 +121,8 @@ pub async fn create(
         (status = 200, description = "Deleted", body = super::Deleted),
         (status = 400, description = "The caller tried to delete themselves", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 403, description = "The caller is not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ),

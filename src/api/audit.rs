@@ -56,6 +56,8 @@ pub struct AuditPage {
         (status = 200, description = "A page of events, newest first", body = AuditPage),
         (status = 400, description = "Invalid paging", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn list(

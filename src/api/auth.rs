@@ -112,6 +112,8 @@ pub async fn login(
     responses(
         (status = 200, description = "Token revoked", body = super::OkBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn logout(state: web::Data<AppState>, caller: ApiUser) -> Result<HttpResponse, ApiError> {
@@ -131,6 +133,8 @@ pub async fn logout(state: web::Data<AppState>, caller: ApiUser) -> Result<HttpR
         (status = 200, description = "Password changed", body = super::OkBody),
         (status = 400, description = "Malformed body, or a new password that breaks the rules", body = ErrorBody),
         (status = 401, description = "Missing or invalid token, or a wrong old password", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 429, description = "Too many wrong passwords for this account: a stolen token is no password oracle", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

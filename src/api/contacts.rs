@@ -183,6 +183,8 @@ pub struct ImportUpload {
         (status = 200, description = "A page of contacts", body = ContactList),
         (status = 400, description = "Invalid query parameters", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn list(
@@ -218,6 +220,8 @@ pub async fn list(
     responses(
         (status = 200, description = "The contact", body = ContactOut),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 404, description = "No such contact of the caller's", body = ErrorBody),
     ),
 )]
@@ -244,6 +248,8 @@ pub async fn get(
         (status = 201, description = "Created", body = ContactOut),
         (status = 400, description = "Malformed body or invalid fields", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 409, description = "Same name and phone as another contact of the caller", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
     ),
@@ -272,6 +278,8 @@ pub async fn create(
         (status = 200, description = "Updated", body = ContactOut),
         (status = 400, description = "Malformed body or invalid fields", body = ErrorBody),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 404, description = "No such contact of the caller's", body = ErrorBody),
         (status = 409, description = "Same name and phone as another contact of the caller", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -300,6 +308,8 @@ pub async fn update(
     responses(
         (status = 200, description = "Deleted", body = super::Deleted),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 404, description = "No such contact of the caller's", body = ErrorBody),
     ),
 )]
@@ -327,6 +337,8 @@ pub async fn delete(
     responses(
         (status = 200, description = "The contact, `favorite` toggled", body = ContactOut),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 404, description = "No such contact of the caller's", body = ErrorBody),
     ),
 )]
@@ -352,6 +364,8 @@ pub async fn favorite(
         (status = 200, description = "A CSV attachment", body = String, content_type = "text/csv",
             headers(("Content-Disposition" = String, description = "attachment; filename=\"contacts.csv\""))),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn export_csv(
@@ -393,7 +407,9 @@ pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse
         (status = 200, description = "Imported", body = ImportOk),
         (status = 400, description = "Invalid rows or file; nothing was stored", body = ImportRejected),
         (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
-        (status = 413, description = "The file is larger than 10 MB", body = ErrorBody),
+        (status = 429, description = "Too many API calls or CSV imports by this user (imports: 4 at once, then one every 30 s)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 413, description = "The file is larger than 10 MB, or the whole body than 11 MB", body = ErrorBody),
     ),
 )]
 pub async fn import_csv(
@@ -402,7 +418,8 @@ pub async fn import_csv(
     caller: ApiUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let data = read_upload(&req, payload, MAX_IMPORT_BYTES).await?;
+    state.limits.import(caller.user.id)?;
+    let data = read_upload(&req, payload, MAX_IMPORT_BYTES, None).await?;
     match book_csv::import(&state, &caller.user, &data).await {
         Ok(report) => Ok(HttpResponse::Ok().json(ImportOk {
             added: report.added,

@@ -1,11 +1,16 @@
 //! CSRF protection for every cookie-authenticated request that changes state.
 //!
 //! Each session holds a random token; every form carries it in a hidden `csrf_token` field
-//! (multipart uploads carry it in the `X-CSRF-Token` header or the `csrf_token` query
-//! parameter). The middleware checks it, plus the `Origin` header when the browser sends one,
-//! before any handler runs. `/api/` is exempt: it takes bearer tokens, never cookies.
+//! (or a script sends it in the `X-CSRF-Token` header), never in the URL, where it would land
+//! in proxy logs. The middleware checks it, plus the `Origin` header when the browser sends
+//! one, before any handler runs. The CSV import's multipart form is the one exception: its
+//! token is the body's first part, which only the handler can read without buffering the
+//! file, so the middleware checks `Origin`, marks the request [`CheckInBody`] and the handler
+//! checks the token (`web::upload::read_upload`) before it reads the file. `/api/` is exempt:
+//! it takes bearer tokens, never cookies.
 
 use actix_session::{Session, SessionExt};
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
@@ -16,6 +21,7 @@ use subtle::ConstantTimeEq;
 use crate::crypto::token::new_token;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::telemetry::loggable_path;
 
 const SESSION_KEY: &str = "csrf";
 pub const FIELD: &str = "csrf_token";
@@ -47,30 +53,68 @@ pub async fn protect(
         return next.call(req).await;
     }
     if !origin_allowed(&req) {
-        tracing::warn!(path = req.path(), "cross-origin form post refused");
+        tracing::warn!(path = %loggable_path(req.path()), "cross-origin form post refused");
         return Err(AppError::Csrf.into());
+    }
+    if BODY_CHECKED.contains(&req.path())
+        && req.headers().get(HEADER).is_none()
+        && is_multipart(&req)
+    {
+        req.extensions_mut().insert(CheckInBody);
+        return next.call(req).await;
     }
     let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
     let provided = provided_token(&mut req).await;
     let valid = match (expected, provided) {
-        (Some(e), Some(p)) => bool::from(e.as_bytes().ct_eq(p.as_bytes())),
+        (Some(e), Some(p)) => matches(&e, &p),
         _ => false,
     };
     if !valid {
-        tracing::warn!(path = req.path(), "missing or wrong CSRF token");
+        tracing::warn!(path = %loggable_path(req.path()), "missing or wrong CSRF token");
         return Err(AppError::Csrf.into());
     }
     next.call(req).await
 }
 
-/// The token from the header, the query string, or (for url-encoded forms) the body, which
-/// is read here and put back for the handler.
+/// Multipart posts whose token the handler checks in the body (see the module comment).
+const BODY_CHECKED: [&str; 1] = ["/contacts/import"];
+
+/// Put in a request's extensions when its token is left to the handler.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckInBody;
+
+/// The session's token the handler must find in the body, when the middleware left the check
+/// to it (`None`: already checked). `Csrf` when the session has no token at all.
+pub fn token_to_check_in_body(
+    req: &actix_web::HttpRequest,
+    session: &Session,
+) -> Result<Option<String>, AppError> {
+    if req.extensions().get::<CheckInBody>().is_none() {
+        return Ok(None);
+    }
+    match session.get::<String>(SESSION_KEY).ok().flatten() {
+        Some(token) => Ok(Some(token)),
+        None => Err(AppError::Csrf),
+    }
+}
+
+/// Constant-time comparison of the session's token and the one sent.
+pub fn matches(expected: &str, provided: &str) -> bool {
+    bool::from(expected.as_bytes().ct_eq(provided.as_bytes()))
+}
+
+fn is_multipart(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"))
+}
+
+/// The token from the header or (for url-encoded forms) the body, which is read here and put
+/// back for the handler. Never from the query string.
 async fn provided_token(req: &mut ServiceRequest) -> Option<String> {
     if let Some(v) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
         return Some(v.to_string());
-    }
-    if let Some(v) = field_of(req.query_string().as_bytes()) {
-        return Some(v);
     }
     let is_form = req
         .headers()

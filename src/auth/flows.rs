@@ -5,6 +5,7 @@
 use crate::audit::{self, Actor, action};
 use crate::auth::lockout::{self, Claim};
 use crate::auth::totp;
+use crate::crypto::chain::AuditKey;
 use crate::crypto::password::{self, Verification};
 use crate::crypto::token::{new_token, sha256_hex};
 use crate::domain::{Password, Role, Username};
@@ -53,7 +54,15 @@ pub async fn check_password(
             user_id: None,
             username: "(invalid name)",
         };
-        audit::record_alone(&state.db, now, who, action::LOGIN_FAIL, via).await?;
+        audit::record_alone(
+            &state.db,
+            &state.keys.audit,
+            now,
+            who,
+            action::LOGIN_FAIL,
+            via,
+        )
+        .await?;
         return Ok(PasswordCheck::Invalid);
     };
     let device = device.map(sha256_hex);
@@ -68,7 +77,15 @@ pub async fn check_password(
     let (locks_for, via_device) = match claim {
         Claim::Locked { retry_after } => {
             let detail = format!("{via}; account locked");
-            audit::record(&mut tx, now, who, action::LOGIN_FAIL, &detail).await?;
+            audit::record(
+                &mut tx,
+                &state.keys.audit,
+                now,
+                who,
+                action::LOGIN_FAIL,
+                &detail,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(PasswordCheck::Locked { retry_after });
         }
@@ -101,6 +118,7 @@ pub async fn check_password(
                 users::set_password_hash(&mut tx, user.id, &fresh).await?;
                 audit::record(
                     &mut tx,
+                    &state.keys.audit,
                     now,
                     actor(&user),
                     action::PASSWORD_REHASHED,
@@ -112,8 +130,16 @@ pub async fn check_password(
             Ok(PasswordCheck::Valid(Box::new(user)))
         }
         _ => {
-            audit::record(&mut tx, now, who, action::LOGIN_FAIL, via).await?;
-            record_lock(&mut tx, now, who, locks_for).await?;
+            audit::record(
+                &mut tx,
+                &state.keys.audit,
+                now,
+                who,
+                action::LOGIN_FAIL,
+                via,
+            )
+            .await?;
+            record_lock(&mut tx, &state.keys.audit, now, who, locks_for).await?;
             tx.commit().await?;
             Ok(PasswordCheck::Invalid)
         }
@@ -123,13 +149,14 @@ pub async fn check_password(
 /// Audits the lock a failed attempt started, if it started one.
 async fn record_lock(
     tx: &mut sqlx::SqliteConnection,
+    key: &AuditKey,
     now: i64,
     who: Actor<'_>,
     locks_for: Option<i64>,
 ) -> sqlx::Result<()> {
     if let Some(seconds) = locks_for {
         let detail = format!("{} failures; {seconds} s", lockout::FREE_FAILURES);
-        audit::record(tx, now, who, action::LOGIN_LOCKED, &detail).await?;
+        audit::record(tx, key, now, who, action::LOGIN_LOCKED, &detail).await?;
     }
     Ok(())
 }
@@ -151,7 +178,15 @@ pub async fn confirm_password(
     let locks_for = match claim {
         Claim::Locked { retry_after } => {
             let detail = format!("{what}; account locked");
-            audit::record(&mut tx, now, actor(user), action::REAUTH_FAIL, &detail).await?;
+            audit::record(
+                &mut tx,
+                &state.keys.audit,
+                now,
+                actor(user),
+                action::REAUTH_FAIL,
+                &detail,
+            )
+            .await?;
             tx.commit().await?;
             return Err(AppError::RateLimited {
                 retry_after: retry_after.max(1) as u64,
@@ -165,8 +200,16 @@ pub async fn confirm_password(
             .await;
     let mut tx = store::begin_write(&state.db).await?;
     if verdict == Verification::Invalid {
-        audit::record(&mut tx, now, actor(user), action::REAUTH_FAIL, what).await?;
-        record_lock(&mut tx, now, actor(user), locks_for).await?;
+        audit::record(
+            &mut tx,
+            &state.keys.audit,
+            now,
+            actor(user),
+            action::REAUTH_FAIL,
+            what,
+        )
+        .await?;
+        record_lock(&mut tx, &state.keys.audit, now, actor(user), locks_for).await?;
         tx.commit().await?;
         return Err(AppError::Unauthorized(
             "the current password is wrong".into(),
@@ -221,22 +264,47 @@ pub async fn check_second_factor(
             users::use_recovery_code(&mut tx, user.id, &totp::hash_recovery_code(&code), now)
                 .await?;
         if accepted {
-            audit::record(&mut tx, now, actor(&user), action::LOGIN_RECOVERY_CODE, "").await?;
+            audit::record(
+                &mut tx,
+                &state.keys.audit,
+                now,
+                actor(&user),
+                action::LOGIN_RECOVERY_CODE,
+                "",
+            )
+            .await?;
         }
     }
     if accepted {
         // The sign-in and its record land together, before any later code is looked at.
-        audit::record(&mut tx, now, actor(&user), action::LOGIN_OK, via).await?;
+        audit::record(
+            &mut tx,
+            &state.keys.audit,
+            now,
+            actor(&user),
+            action::LOGIN_OK,
+            via,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(SecondFactor::Accepted);
     }
     let locked =
         users::record_totp_failure(&mut tx, user.id, now, TOTP_MAX_FAILURES, TOTP_LOCK_SECONDS)
             .await?;
-    audit::record(&mut tx, now, actor(&user), action::LOGIN_TOTP_FAIL, "").await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        now,
+        actor(&user),
+        action::LOGIN_TOTP_FAIL,
+        "",
+    )
+    .await?;
     if locked {
         audit::record(
             &mut tx,
+            &state.keys.audit,
             now,
             actor(&user),
             action::TOTP_LOCKED,
@@ -264,6 +332,7 @@ fn totp_secret(state: &AppState, user: &UserRow) -> Result<Option<Vec<u8>>, AppE
 pub async fn login_succeeded(state: &AppState, user: &UserRow, via: &str) -> Result<(), AppError> {
     audit::record_alone(
         &state.db,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::LOGIN_OK,
@@ -295,7 +364,15 @@ pub async fn logout(
     if let Some(hash) = token_hash {
         tokens::delete(&mut tx, hash).await?;
     }
-    audit::record(&mut tx, state.clock.now(), actor(user), action::LOGOUT, via).await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        state.clock.now(),
+        actor(user),
+        action::LOGOUT,
+        via,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -333,6 +410,7 @@ pub async fn revoke_session(state: &AppState, user: &UserRow, sid: &str) -> Resu
     }
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::SESSION_REVOKED,
@@ -352,6 +430,7 @@ pub async fn revoke_token(state: &AppState, user: &UserRow, id: &str) -> Result<
     let detail = format!("token={id}");
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::TOKEN_REVOKED,
@@ -368,6 +447,7 @@ pub async fn sign_out_everywhere(state: &AppState, user: &UserRow) -> Result<(),
     revoke_everything(&mut tx, user.id, None).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::SIGNED_OUT_EVERYWHERE,
@@ -421,6 +501,7 @@ pub async fn change_password(
     revoke_everything(&mut tx, user.id, keep_token).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::PASSWORD_CHANGED,
@@ -440,6 +521,28 @@ pub async fn create_user(
     password: &str,
     role: &str,
 ) -> Result<(Username, Role), AppError> {
+    create_user_unless_admin_exists(state, by, username, password, role, false).await
+}
+
+/// The first admin (the setup link): as [`create_user`], but `NotFound` when an admin exists,
+/// checked inside the write transaction that creates the account.
+pub async fn create_first_admin(
+    state: &AppState,
+    by: Actor<'_>,
+    username: &str,
+    password: &str,
+) -> Result<(Username, Role), AppError> {
+    create_user_unless_admin_exists(state, by, username, password, "admin", true).await
+}
+
+async fn create_user_unless_admin_exists(
+    state: &AppState,
+    by: Actor<'_>,
+    username: &str,
+    password: &str,
+    role: &str,
+    only_first_admin: bool,
+) -> Result<(Username, Role), AppError> {
     let mut fields = std::collections::BTreeMap::new();
     let name = Username::parse(username)
         .map_err(|m| fields.insert("username".to_string(), m))
@@ -456,11 +559,15 @@ pub async fn create_user(
     let hash = password::hash_password_blocking(pass.expose().to_string()).await?;
     let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
+    if only_first_admin && users::admin_exists(&mut tx).await? {
+        return Err(AppError::NotFound);
+    }
     let Some(id) = users::create(&mut tx, &name, &hash, role, now).await? else {
         return Err(AppError::Conflict("username already taken".into()));
     };
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         by,
         action::CREATE_USER,
@@ -492,6 +599,7 @@ pub async fn delete_user(
     let detail = format!("user_id={} username={}", target.id, target.username);
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(by),
         action::DELETE_USER,
@@ -521,6 +629,7 @@ pub async fn reset_totp(state: &AppState, by: &UserRow, username: &str) -> Resul
     let detail = format!("user_id={} username={}", target.id, target.username);
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(by),
         action::TOTP_RESET,
@@ -581,7 +690,15 @@ pub async fn confirm_totp_enrolment(
         ));
     }
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
-    audit::record(&mut tx, now, actor(user), action::TOTP_ENABLED, "").await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        now,
+        actor(user),
+        action::TOTP_ENABLED,
+        "",
+    )
+    .await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -606,6 +723,7 @@ pub async fn regenerate_recovery_codes(
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::RECOVERY_CODES_REGENERATED,
@@ -635,6 +753,7 @@ pub async fn disable_totp(
     users::clear_totp(&mut tx, user.id).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::TOTP_DISABLED,
@@ -664,6 +783,7 @@ pub async fn enrol_totp_headless(
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::TOTP_ENABLED,

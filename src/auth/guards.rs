@@ -123,6 +123,8 @@ impl FromRequest for ApiUser {
                 .await
                 .map_err(AppError::from)?
                 .ok_or_else(unauthorized)?;
+            // Every authenticated API call counts against its user's limit.
+            state.limits.api_call(user.id)?;
             Ok(ApiUser { user, token_hash })
         })
     }

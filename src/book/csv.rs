@@ -273,9 +273,16 @@ pub async fn import(
             .map_err(BookError::from)?;
     }
     let detail = format!("added={} skipped={}", report.added, report.skipped);
-    audit::record(&mut tx, now, actor(user), action::IMPORT_CSV, &detail)
-        .await
-        .map_err(BookError::from)?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        now,
+        actor(user),
+        action::IMPORT_CSV,
+        &detail,
+    )
+    .await
+    .map_err(BookError::from)?;
     tx.commit().await.map_err(BookError::from)?;
     Ok(report)
 }
@@ -316,6 +323,7 @@ pub async fn begin_export(state: &AppState, user: &UserRow) -> Result<i64, BookE
     let mut tx = store::begin_write(&state.db).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         state.clock.now(),
         actor(user),
         action::EXPORT_CSV,

@@ -201,6 +201,7 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
         .with_context(|| format!("{USER_FILE} user {name}: the name is taken"))?;
         audit::record(
             &mut tx,
+            &state.keys.audit,
             now,
             cli,
             action::CREATE_USER,
@@ -263,12 +264,21 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
             username: &event.username,
         };
         let detail = format!("legacy_id={}", event.id.value);
-        audit::record(&mut tx, event.ts, actor, &event.action, &detail).await?;
+        audit::record(
+            &mut tx,
+            &state.keys.audit,
+            event.ts,
+            actor,
+            &event.action,
+            &detail,
+        )
+        .await?;
         summary.events_added += 1;
     }
 
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         cli,
         action::IMPORT_LEGACY,

@@ -226,6 +226,7 @@ pub async fn insert_in(
     let version = rows::bump_version(tx, user.id).await?;
     audit::record(
         tx,
+        &state.keys.audit,
         now,
         actor(user),
         action::ADD_CONTACT,
@@ -327,7 +328,15 @@ async fn rewrite(
         }
     }
     let version = rows::bump_version(&mut tx, user.id).await?;
-    audit::record(&mut tx, now, actor(user), audit_action, detail).await?;
+    audit::record(
+        &mut tx,
+        &state.keys.audit,
+        now,
+        actor(user),
+        audit_action,
+        detail,
+    )
+    .await?;
     tx.commit().await?;
     let view = ContactView {
         id: id.to_string(),
@@ -350,6 +359,7 @@ pub async fn delete(state: &AppState, user: &UserRow, id: &str) -> Result<(), Bo
     let version = rows::bump_version(&mut tx, user.id).await?;
     audit::record(
         &mut tx,
+        &state.keys.audit,
         now,
         actor(user),
         action::DELETE_CONTACT,

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::FieldCipher;
+use super::chain::AuditKey;
 use super::token::random_bytes;
 
 pub const FERNET_KEYS: &str = "FERNET_KEYS";
@@ -36,6 +37,8 @@ pub struct Keys {
     pub cipher: FieldCipher,
     pub blind_index_key: [u8; 32],
     pub secret_key: [u8; 64],
+    /// The audit chain's HMAC key, derived from `blind_index_key` (see `crypto::chain`).
+    pub audit: AuditKey,
 }
 
 impl fmt::Debug for Keys {
@@ -168,6 +171,7 @@ pub fn parse_keys(
     })?;
     Ok(Keys {
         cipher,
+        audit: AuditKey::derive(&blind_index_key),
         blind_index_key,
         secret_key,
     })

@@ -1,7 +1,8 @@
 //! All cryptography lives here: field encryption, blind indexes, password hashing,
-//! random tokens and key handling.
+//! random tokens, the audit chain's keyed hash and key handling.
 
 pub mod blind;
+pub mod chain;
 pub mod cipher;
 pub mod keys;
 pub mod password;

@@ -1,8 +1,9 @@
-//! The append-only audit table. Hash chaining is done by `crate::audit`.
+//! The append-only audit table. Hash chaining is done by `crate::audit`, the hashing itself
+//! by `crate::crypto::chain`.
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct AuditRow {
     pub id: i64,
     pub ts: i64,
@@ -68,11 +69,32 @@ pub async fn page(
     Ok((rows, total))
 }
 
+const ALL: &str =
+    "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log ORDER BY id";
+
 /// Every row in order, for `audit verify`.
 pub async fn all(db: &SqlitePool) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as(ALL).fetch_all(db).await
+}
+
+/// Every row in order, inside the caller's transaction.
+pub async fn all_in(db: &mut SqliteConnection) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as(ALL).fetch_all(db).await
+}
+
+/// The newest row.
+pub async fn last(db: &mut SqliteConnection) -> sqlx::Result<Option<AuditRow>> {
     sqlx::query_as(
-        "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log ORDER BY id",
+        "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log
+         ORDER BY id DESC LIMIT 1",
     )
-    .fetch_all(db)
+    .fetch_optional(db)
     .await
+}
+
+/// Id and hash of the newest row (the chain's head).
+pub async fn head(db: &SqlitePool) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(db)
+        .await
 }

@@ -5,21 +5,32 @@ pub mod audit;
 pub mod contacts;
 pub mod form_tickets;
 pub mod login_guard;
+pub mod private;
 pub mod rotation;
 pub mod sessions;
 pub mod submissions;
 pub mod tokens;
 pub mod users;
 
+use std::path::Path;
 use std::str::FromStr;
+
+use anyhow::Context;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-/// Opens (creating if needed) the database in WAL mode and runs the migrations.
+/// Opens (creating if needed, mode 0600) the database in WAL mode and runs the migrations.
 pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(database_url)?
+    let options = SqliteConnectOptions::from_str(database_url)?;
+    let file = options.get_filename();
+    if !file.as_os_str().is_empty() && file != Path::new(":memory:") {
+        // Before SQLite opens it: SQLite would create it with the umask's mode (0644).
+        private::prepare_database_file(file)
+            .with_context(|| format!("cannot create {}", file.display()))?;
+    }
+    let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)

@@ -91,6 +91,13 @@ pub async fn count_admins(db: &SqlitePool) -> sqlx::Result<i64> {
         .await
 }
 
+/// Is there an admin? Inside the caller's transaction (the first-admin check).
+pub async fn admin_exists(db: &mut SqliteConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+        .fetch_one(db)
+        .await
+}
+
 /// Inserts a user; `Ok(None)` when the name is taken.
 pub async fn create(
     db: &mut SqliteConnection,

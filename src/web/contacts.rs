@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::api::contacts::csv_attachment;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, csrf};
 use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
 use crate::book::query::RawListQuery;
 use crate::book::{self, BookError, ContactView, ListQuery, Sort};
@@ -589,7 +589,8 @@ pub async fn import(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let mut page = ImportPage::new(&state, &session, &user);
-    let data = match upload(&req, payload).await {
+    let csrf = csrf::token_to_check_in_body(&req, &session)?;
+    let data = match upload(&req, payload, csrf.as_deref()).await {
         Ok(data) => data,
         Err(AppError::BadRequest(message)) => {
             page.file_error = Some(message);
@@ -597,6 +598,7 @@ pub async fn import(
         }
         Err(other) => return Err(other),
     };
+    state.limits.import(user.id)?;
     match book_csv::import(&state, &user, &data).await {
         Ok(report) => {
             let mut message = format!("{} added, {} skipped", report.added, report.skipped);
@@ -626,9 +628,13 @@ pub async fn import(
 
 /// The uploaded file. A missing, empty or malformed upload is `BadRequest` with a message
 /// for the page; too large stays `TooLarge` (the 413 page).
-async fn upload(req: &HttpRequest, payload: web::Payload) -> Result<Vec<u8>, AppError> {
+async fn upload(
+    req: &HttpRequest,
+    payload: web::Payload,
+    csrf: Option<&str>,
+) -> Result<Vec<u8>, AppError> {
     let choose = || AppError::BadRequest("Choose a CSV file to upload.".into());
-    match read_upload(req, payload, MAX_IMPORT_BYTES).await {
+    match read_upload(req, payload, MAX_IMPORT_BYTES, csrf).await {
         Ok(data) if data.trim_ascii().is_empty() => Err(choose()),
         Err(AppError::Validation(fields)) => Err(fields
             .into_values()

@@ -1,5 +1,7 @@
 //! `/setup/{token}`: the first-run page that creates the first admin. The token is printed
-//! to the console at start-up while no admin exists, and works until an admin exists.
+//! to the console at start-up while no admin exists, and works until an admin exists: a post
+//! takes the link before its work and gives it back only if no admin came of it, and the
+//! account is created only if no admin exists inside the same write transaction.
 
 use actix_identity::Identity;
 use actix_session::Session;
@@ -68,12 +70,20 @@ pub async fn submit(
             "password_confirm",
             "The two passwords differ.",
         ))
+    } else if !state.take_setup(&token) {
+        // Another request holds the link (or has used it): of concurrent posts one goes on.
+        return Err(AppError::NotFound);
     } else {
         let by = Actor {
             user_id: None,
             username: "setup",
         };
-        flows::create_user(&state, by, &form.username, &form.password, "admin").await
+        let created = flows::create_first_admin(&state, by, &form.username, &form.password).await;
+        if !matches!(created, Ok(_) | Err(AppError::NotFound)) {
+            // No admin was made: the link works again.
+            state.open_setup(&token);
+        }
+        created
     };
     let (name, _) = match result {
         Ok(created) => created,
@@ -88,7 +98,6 @@ pub async fn submit(
         }
         Err(other) => return Err(other),
     };
-    state.close_setup();
     let user = users::find_by_username(&mut *state.db.acquire().await?, name.as_str())
         .await?
         .ok_or(AppError::Internal(anyhow::anyhow!(

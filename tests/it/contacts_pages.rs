@@ -531,18 +531,34 @@ async fn bad_list_parameters_get_a_400_page() {
     }
 }
 
-/// The import form's action (with its CSRF token in the query string).
-async fn import_action(app: &TestApp, client: &Client) -> String {
+/// The import form's CSRF token: in a hidden field ahead of the file, never in its action.
+async fn import_token(app: &TestApp, client: &Client) -> String {
     let html = app.get_html(client, "/contacts/import").await;
     assert!(html.contains("enctype=\"multipart/form-data\""));
     assert!(html.contains("name=\"file\" type=\"file\" accept=\".csv,text/csv\""));
-    let marker = "action=\"/contacts/import?csrf_token=";
-    let start = html.find(marker).expect("action with token") + "action=\"".len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_string()
+    assert!(html.contains("<form method=\"post\" action=\"/contacts/import\" "));
+    assert!(!html.contains("csrf_token="), "no token in a URL");
+    let token = csrf_in(&html);
+    let (field, file) = (
+        html.find("name=\"csrf_token\"").unwrap(),
+        html.find("name=\"file\"").unwrap(),
+    );
+    assert!(field < file, "the token is sent before the file");
+    token
 }
 
-fn csv_form(csv: &str) -> Form {
+/// The form as a browser sends it: the token part, then the file.
+fn csv_form(token: &str, csv: &str) -> Form {
+    Form::new().text("csrf_token", token.to_string()).part(
+        "file",
+        Part::bytes(csv.as_bytes().to_vec())
+            .file_name("contacts.csv")
+            .mime_str("text/csv")
+            .unwrap(),
+    )
+}
+
+fn file_only(csv: &str) -> Form {
     Form::new().part(
         "file",
         Part::bytes(csv.as_bytes().to_vec())
@@ -556,15 +572,15 @@ fn csv_form(csv: &str) -> Form {
 async fn importing_a_csv_adds_its_rows_or_reports_every_bad_line() {
     let app = spawn_app().await;
     let (client, _) = signed_in(&app, "ann").await;
-    let action = import_action(&app, &client).await;
+    let token = import_token(&app, &client).await;
 
     let good = "name,phone,email,tags,favorite,nickname\n\
                 Alice Smith,+44 7700 000001,alice@example.com,work|vip,true,Al\n\
                 Bob Jones,+1 555 000 0000,,friend,false,\n\
                 alice smith,+44 7700 000001,,,,\n";
     let res = client
-        .post(app.url(&action))
-        .multipart(csv_form(good))
+        .post(app.url("/contacts/import"))
+        .multipart(csv_form(&token, good))
         .send()
         .await
         .unwrap();
@@ -580,8 +596,8 @@ async fn importing_a_csv_adds_its_rows_or_reports_every_bad_line() {
                Dave,12\n\
                ,555 0100 999\n";
     let res = client
-        .post(app.url(&action))
-        .multipart(csv_form(bad))
+        .post(app.url("/contacts/import"))
+        .multipart(csv_form(&token, bad))
         .send()
         .await
         .unwrap();
@@ -595,24 +611,28 @@ async fn importing_a_csv_adds_its_rows_or_reports_every_bad_line() {
 
     // A file without the required columns, an empty file, no file at all.
     let res = client
-        .post(app.url(&action))
-        .multipart(csv_form("first,last\nA,B\n"))
+        .post(app.url("/contacts/import"))
+        .multipart(csv_form(&token, "first,last\nA,B\n"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("name and phone"));
     let res = client
-        .post(app.url(&action))
-        .multipart(csv_form(""))
+        .post(app.url("/contacts/import"))
+        .multipart(csv_form(&token, ""))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("Choose a CSV file"));
     let res = client
-        .post(app.url(&action))
-        .multipart(Form::new().text("other", "x"))
+        .post(app.url("/contacts/import"))
+        .multipart(
+            Form::new()
+                .text("csrf_token", token.clone())
+                .text("other", "x"),
+        )
         .send()
         .await
         .unwrap();
@@ -620,10 +640,35 @@ async fn importing_a_csv_adds_its_rows_or_reports_every_bad_line() {
     let html = res.text().await.unwrap();
     assert!(html.contains("Choose a CSV file") && html.contains("id=\"file-error\""));
 
-    // Without the token in the query string: 403, nothing stored.
+    // Without the token, with a wrong one, with the token after the file, or in the query
+    // string only: 403, nothing stored.
+    let eve = "name,phone\nEve,555 0100 555\n";
+    let after_file = file_only(eve).text("csrf_token", token.clone());
+    for (form, url) in [
+        (file_only(eve), "/contacts/import".to_string()),
+        (csv_form("forged", eve), "/contacts/import".to_string()),
+        (after_file, "/contacts/import".to_string()),
+        (
+            file_only(eve),
+            format!("/contacts/import?csrf_token={token}"),
+        ),
+    ] {
+        let res = client
+            .post(app.url(&url))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{url}");
+        assert!(res.text().await.unwrap().contains("Form expired"));
+    }
+    assert_eq!(contact_count(&app).await, 2);
+    // Another session's token does not do either.
+    let (other, _) = signed_in(&app, "olga").await;
+    let foreign = import_token(&app, &other).await;
     let res = client
         .post(app.url("/contacts/import"))
-        .multipart(csv_form("name,phone\nEve,555 0100 555\n"))
+        .multipart(csv_form(&foreign, eve))
         .send()
         .await
         .unwrap();
@@ -635,14 +680,14 @@ async fn importing_a_csv_adds_its_rows_or_reports_every_bad_line() {
 async fn an_upload_over_ten_megabytes_gets_the_413_page() {
     let app = spawn_app().await;
     let (client, _) = signed_in(&app, "ann").await;
-    let action = import_action(&app, &client).await;
+    let token = import_token(&app, &client).await;
     let mut big = String::from("name,phone\n");
     while big.len() <= 10 * 1024 * 1024 + 128 * 1024 {
         big.push_str("Somebody Somewhere,555 0100 123\n");
     }
     let res = client
-        .post(app.url(&action))
-        .multipart(csv_form(&big))
+        .post(app.url("/contacts/import"))
+        .multipart(csv_form(&token, &big))
         .send()
         .await
         .unwrap();

@@ -123,3 +123,46 @@ async fn no_setup_link_once_an_admin_exists() {
     let path = url.trim_start_matches(&app.address);
     assert_eq!(app.get(&browser(), path).await.status(), 404);
 }
+
+#[tokio::test]
+async fn concurrent_posts_of_the_setup_link_make_exactly_one_admin() {
+    let app = spawn_app().await;
+    let url = app.setup_url.clone().expect("setup link");
+    let path = url.trim_start_matches(&app.address).to_string();
+    // Six browsers load the form (each its session and CSRF token), then all post at once.
+    let mut ready = Vec::new();
+    for _ in 0..6 {
+        let client = browser();
+        let csrf = csrf_in(&app.get_html(&client, &path).await);
+        ready.push((client, csrf));
+    }
+    let mut posts = Vec::new();
+    for (i, (client, csrf)) in ready.into_iter().enumerate() {
+        let target = app.url(&path);
+        posts.push(tokio::spawn(async move {
+            let fields = [
+                ("username", format!("root{i}")),
+                ("password", "a-Long-enough-phrase".to_string()),
+                ("password_confirm", "a-Long-enough-phrase".to_string()),
+                ("csrf_token", csrf),
+            ];
+            let res = client.post(target).form(&fields).send().await.unwrap();
+            res.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for post in posts {
+        statuses.push(post.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [303, 404, 404, 404, 404, 404]);
+    let admins = contact_vault::store::users::count_admins(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(admins, 1);
+    assert_eq!(
+        app.get(&browser(), &path).await.status(),
+        404,
+        "link closed"
+    );
+}
