@@ -15,6 +15,7 @@ WORKDIR /src
 # the default one) gets a stub; only the library and the binary are built.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 COPY Cargo.toml Cargo.lock ./
+COPY crates/core/Cargo.toml crates/core/Cargo.toml
 # Build settings of the bundled SQLite (LIBSQLITE3_FLAGS).
 COPY .cargo ./.cargo
 RUN awk 'function emit() { if (kind == "") return; if (path == "") path = (kind == "bin" ? "src/bin" : kind == "test" ? "tests" : kind == "bench" ? "benches" : "examples") "/" name ".rs"; print path; kind = "" } \
@@ -25,19 +26,20 @@ RUN awk 'function emit() { if (kind == "") return; if (path == "") path = (kind 
          kind != "" && /^[ \t]*path[ \t]*=/ { path = value($0) }; \
          END { emit() }' Cargo.toml \
     | while read -r stub; do mkdir -p "$(dirname "$stub")" && echo 'fn main() {}' > "$stub"; done \
-    && mkdir -p src \
+    && mkdir -p src crates/core/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs crates/core/src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src
+    && rm -rf src crates/core/src
 
 # Then the application. Touch the crate roots: the copied files keep their old modification
 # times, and cargo would otherwise take the empty build above as up to date.
 COPY src ./src
+COPY crates ./crates
 COPY templates ./templates
 COPY static ./static
 COPY migrations ./migrations
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/core/src/lib.rs \
     && cargo build --release --locked \
     && cp target/release/contact-vault /usr/local/bin/contact-vault
 

@@ -12,7 +12,7 @@
 # tests/durability). CSRF tokens are fetched before every POST (--csrf-token/--csrf-url).
 # The public form quietly drops posts sent faster than a person types (2 s after loading the
 # form), so there the payloads reach its parsing and validation but not the database; its
-# stored fields go through the same bound-parameter queries as the rest (src/store/).
+# stored fields go through the same bound-parameter queries as the rest (crates/core/src/store/).
 # Builds `cargo build --release --locked` unless CV_BIN names the binary. Each sqlmap run is
 # bounded by SQLMAP_SECONDS (default 150).
 set -euo pipefail

@@ -43,7 +43,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    sqlx::migrate!("../../migrations").run(&pool).await?;
     Ok(pool)
 }
 
