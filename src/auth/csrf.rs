@@ -16,9 +16,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
-use subtle::ConstantTimeEq;
 
-use crate::crypto::token::new_token;
+use crate::crypto::{self, token::new_token};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::telemetry::loggable_path;
@@ -100,7 +99,7 @@ pub fn token_to_check_in_body(
 
 /// Constant-time comparison of the session's token and the one sent.
 pub fn matches(expected: &str, provided: &str) -> bool {
-    bool::from(expected.as_bytes().ct_eq(provided.as_bytes()))
+    crypto::same_secret(expected.as_bytes(), provided.as_bytes())
 }
 
 fn is_multipart(req: &ServiceRequest) -> bool {

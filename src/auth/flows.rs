@@ -677,11 +677,7 @@ pub async fn confirm_totp_enrolment(
             )
         })?;
     let codes = totp::generate_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| totp::normalize_recovery_code(c))
-        .map(|c| totp::hash_recovery_code(&c))
-        .collect();
+    let hashes = totp::hash_recovery_codes(&codes);
     let mut tx = store::begin_write(&state.db).await?;
     if !users::accept_totp_step(&mut tx, user.id, step as i64, true).await? {
         return Err(AppError::field(
@@ -714,11 +710,7 @@ pub async fn regenerate_recovery_codes(
         ));
     }
     let codes = totp::generate_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| totp::normalize_recovery_code(c))
-        .map(|c| totp::hash_recovery_code(&c))
-        .collect();
+    let hashes = totp::hash_recovery_codes(&codes);
     let mut tx = store::begin_write(&state.db).await?;
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     audit::record(
@@ -772,11 +764,7 @@ pub async fn enrol_totp_headless(
 ) -> Result<(Vec<u8>, Vec<String>), AppError> {
     let secret = totp::generate_secret();
     let codes = totp::generate_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| totp::normalize_recovery_code(c))
-        .map(|c| totp::hash_recovery_code(&c))
-        .collect();
+    let hashes = totp::hash_recovery_codes(&codes);
     let mut tx = store::begin_write(&state.db).await?;
     users::set_pending_totp(&mut tx, user.id, &state.keys.cipher.encrypt_bytes(&secret)).await?;
     users::enable_totp(&mut tx, user.id).await?;

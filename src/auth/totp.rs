@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{Color, QrCode};
-use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use totp_rs::{Builder, Secret, Totp};
+
+use crate::crypto::token::{fill_random, recovery_code_digest};
 
 /// Number of digits in a code.
 pub const DIGITS: u8 = 6;
@@ -35,18 +36,6 @@ const RECOVERY_CODE_LEN: usize = 16;
 /// about 79 bits of entropy.
 const RECOVERY_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
 
-/// Fills `buf` from the operating system's CSPRNG.
-///
-/// # Panics
-///
-/// Panics if the OS random source is unavailable. There is no safe fallback
-/// for secret material, so this is treated as a fatal environment error.
-fn fill_random(buf: &mut [u8]) {
-    if let Err(err) = getrandom::fill(buf) {
-        panic!("operating system random number generator failed: {err}");
-    }
-}
-
 /// Builds a totp-rs instance with this module's parameters.
 ///
 /// `build_noncompliant` skips totp-rs's validation (secret of at least 16
@@ -64,7 +53,7 @@ fn totp(secret: &[u8]) -> Totp {
 ///
 /// # Panics
 ///
-/// Panics if the OS random source fails (see [`fill_random`]).
+/// Panics if the OS random source fails (see [`fill_random`](crate::crypto::token::fill_random)).
 pub fn generate_secret() -> Vec<u8> {
     let mut secret = vec![0; SECRET_LEN];
     fill_random(&mut secret);
@@ -252,7 +241,7 @@ fn random_recovery_code() -> String {
 ///
 /// # Panics
 ///
-/// Panics if the OS random source fails (see [`fill_random`]).
+/// Panics if the OS random source fails (see [`fill_random`](crate::crypto::token::fill_random)).
 pub fn generate_recovery_codes() -> Vec<String> {
     let mut codes: Vec<String> = Vec::with_capacity(RECOVERY_CODE_COUNT);
     while codes.len() < RECOVERY_CODE_COUNT {
@@ -285,14 +274,18 @@ pub fn normalize_recovery_code(input: &str) -> Option<String> {
     valid.then_some(code)
 }
 
-/// Hashes a normalized recovery code for storage, as lower-case SHA-256 hex.
-///
-/// A fast, unsalted hash is adequate here: each code is random with about
-/// 79 bits of entropy, so brute-forcing a leaked hash is infeasible and a
-/// slow password hash would add nothing. It also lets the stored hash be
-/// looked up directly.
+/// Hashes a normalized recovery code for storage (see `crypto::token::recovery_code_digest`).
 pub fn hash_recovery_code(normalized: &str) -> String {
-    hex::encode(Sha256::digest(normalized.as_bytes()))
+    recovery_code_digest(normalized)
+}
+
+/// The stored forms of freshly made recovery codes, ready for `store::users`.
+pub fn hash_recovery_codes(codes: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .filter_map(|c| normalize_recovery_code(c))
+        .map(|c| hash_recovery_code(&c))
+        .collect()
 }
 
 #[cfg(test)]

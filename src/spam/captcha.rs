@@ -7,8 +7,8 @@ use std::io::Cursor;
 use captcha::Captcha;
 use captcha::filters::{Noise, Wave};
 use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
-use subtle::ConstantTimeEq;
 
+use crate::crypto;
 use crate::store::form_tickets::Claimed;
 
 pub const LIFETIME_SECONDS: i64 = 600;
@@ -85,7 +85,7 @@ pub fn matches(claimed: Option<&Claimed>, input: &str, now: i64) -> bool {
         return false;
     };
     let given: String = input.split_whitespace().collect::<String>().to_uppercase();
-    expires > now && !given.is_empty() && bool::from(given.as_bytes().ct_eq(answer.as_bytes()))
+    expires > now && !given.is_empty() && crypto::same_secret(given.as_bytes(), answer.as_bytes())
 }
 
 #[cfg(test)]

@@ -7,9 +7,27 @@ use sha2::{Digest, Sha256};
 /// `n` bytes from the operating system's CSPRNG.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    // The OS generator failing is not something a web request can recover from.
-    getrandom::fill(&mut buf).expect("the operating system's random generator failed");
+    fill_random(&mut buf);
     buf
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+///
+/// # Panics
+///
+/// If the OS random source is unavailable: there is no safe fallback for secret material, and
+/// nothing a request could do about it.
+pub fn fill_random(buf: &mut [u8]) {
+    if let Err(err) = getrandom::fill(buf) {
+        panic!("operating system random number generator failed: {err}");
+    }
+}
+
+/// The stored form of a recovery code (normalised first, see `auth::totp`): SHA-256, lower-case
+/// hex. A fast, unsalted hash is enough here: each code is random with about 79 bits of
+/// entropy, so a leaked digest cannot be brute-forced, and the digest can be looked up.
+pub fn recovery_code_digest(normalized: &str) -> String {
+    sha256_hex(normalized)
 }
 
 /// A 256-bit random token, url-safe base64 without padding (43 characters).
