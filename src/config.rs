@@ -47,6 +47,16 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// `LOG_FORMAT` (`text`, the default, or `json`). Read on its own too, since logging starts
+/// before the rest of the settings are loaded.
+pub fn log_format_from_env() -> anyhow::Result<LogFormat> {
+    match var("LOG_FORMAT").as_deref().map(str::trim) {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(_) => bail!("LOG_FORMAT must be `text` or `json`"),
+    }
+}
+
 impl Settings {
     /// Defaults for everything, data in `data_dir`. Tests start from this.
     pub fn with_data_dir(data_dir: PathBuf) -> Self {
@@ -116,13 +126,7 @@ impl Settings {
         if let Some(v) = var("IMPORT_BURST") {
             s.import_burst = parse_limit("IMPORT_BURST", &v)?;
         }
-        if let Some(v) = var("LOG_FORMAT") {
-            s.log_format = match v.as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => bail!("LOG_FORMAT must be `text` or `json`"),
-            };
-        }
+        s.log_format = log_format_from_env()?;
         s.validate()?;
         Ok(s)
     }

@@ -1,6 +1,6 @@
 use clap::Parser;
 use contact_vault::cli::{Cli, run};
-use contact_vault::config::LogFormat;
+use contact_vault::config::log_format_from_env;
 use contact_vault::telemetry;
 
 /// mimalloc, also in place of the C library's `malloc` (the `override` feature) for SQLite:
@@ -27,9 +27,12 @@ async fn main() -> std::process::ExitCode {
     purge_freed_memory_at_once();
     let cli = Cli::parse();
     let _ = dotenvy::dotenv();
-    let format = match std::env::var("LOG_FORMAT").as_deref() {
-        Ok("json") => LogFormat::Json,
-        _ => LogFormat::Text,
+    let format = match log_format_from_env() {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
     };
     telemetry::init(format);
     match run(cli).await {

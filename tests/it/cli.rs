@@ -74,3 +74,21 @@ fn keys_generate_prints_a_valid_set() {
     )
     .unwrap();
 }
+
+/// `LOG_FORMAT` is read once, by the settings' own parser: a value it does not know stops
+/// every command, even one that loads no other setting (it used to be taken for `text`).
+#[test]
+fn an_unknown_log_format_stops_the_binary_with_a_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = crate::helpers::cli_command(dir.path(), &["keys", "generate"])
+        .env("LOG_FORMAT", "yaml")
+        .output()
+        .expect("binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("LOG_FORMAT must be `text` or `json`"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no keys printed");
+}
