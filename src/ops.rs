@@ -107,11 +107,7 @@ pub async fn backup(state: &AppState, target: &Path) -> anyhow::Result<()> {
     // create a new one with the umask's, 0644).
     store::private::create_new(target)
         .with_context(|| format!("cannot create {}", target.display()))?;
-    if let Err(e) = sqlx::query("VACUUM INTO ?")
-        .bind(path)
-        .execute(&state.db)
-        .await
-    {
+    if let Err(e) = store::maintenance::vacuum_into(&state.db, path).await {
         let _ = std::fs::remove_file(target);
         return Err(e.into());
     }
@@ -137,12 +133,8 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
     }
     // Check the backup before touching anything.
     let check = store::open_existing(&format!("sqlite://{}", source.display())).await?;
-    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&check)
-        .await?;
-    let migrated: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&check)
-        .await?;
+    let verdict = store::maintenance::integrity_check(&check).await?;
+    let migrated = store::maintenance::migrations_applied(&check).await?;
     check.close().await;
     if verdict != "ok" || migrated == 0 {
         bail!(

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod contacts;
 pub mod form_tickets;
 pub mod login_guard;
+pub mod maintenance;
 pub mod private;
 pub mod rotation;
 pub mod sessions;
