@@ -14,6 +14,7 @@ pub mod book;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod inbox;
 pub mod ops;
 pub mod ratelimit;

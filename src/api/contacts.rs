@@ -1,6 +1,6 @@
 //! `/api/contacts`: the contact book over JSON, as in API.md.
 
-use actix_web::http::header;
+use crate::http::download::csv_attachment;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,8 +12,8 @@ use crate::book::{self, ContactView, ListQuery};
 use crate::clock::rfc3339;
 use crate::domain::contact::{ContactDraft, split_tags};
 use crate::error::{ApiError, AppError, ErrorBody};
+use crate::http::upload::read_upload;
 use crate::state::AppState;
-use crate::web::upload::read_upload;
 
 /// Tags as a list, or as one `a|b` / `a, b` string.
 #[derive(Deserialize, ToSchema)]
@@ -376,17 +376,6 @@ pub async fn export_csv(
         .await
         .map_err(AppError::from)?;
     Ok(csv_attachment(state.clone(), caller.user.id))
-}
-
-/// A streamed `text/csv` download of a book.
-pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"contacts.csv\"",
-        ))
-        .streaming(book_csv::export_stream(state, owner_id))
 }
 
 /// Imports a CSV file, all or nothing; duplicates are skipped. At most 10 MB.

@@ -6,7 +6,7 @@
 //! one, before any handler runs. The CSV import's multipart form is the one exception: its
 //! token is the body's first part, which only the handler can read without buffering the
 //! file, so the middleware checks `Origin`, marks the request [`CheckInBody`] and the handler
-//! checks the token (`web::upload::read_upload`) before it reads the file. `/api/` is exempt:
+//! checks the token (`http::upload::read_upload`) before it reads the file. `/api/` is exempt:
 //! it takes bearer tokens, never cookies.
 
 use actix_session::{Session, SessionExt};

@@ -13,7 +13,6 @@ pub mod login;
 pub mod page;
 pub mod public;
 pub mod setup;
-pub mod upload;
 
 use actix_web::{HttpResponse, http::header};
 
