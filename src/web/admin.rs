@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::users::{self, UserRow};
 use crate::web::login::render;
-use crate::web::page::{FieldErrors, PageCtx, flash};
+use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, flash};
 use crate::web::redirect;
 
 pub struct UserLine {
@@ -32,19 +32,6 @@ struct UsersPage {
     errors: FieldErrors,
     new_username: String,
     new_role: String,
-}
-
-/// "Delete bob?", "Reset two-step sign-in for bob?": asks for the admin's own password.
-#[derive(Template)]
-#[template(path = "admin/confirm_user.html")]
-struct ConfirmPage {
-    ctx: PageCtx,
-    username: String,
-    /// The last path segment the form posts to: `delete` or `reset-totp`.
-    action: &'static str,
-    title: String,
-    consequence: &'static str,
-    errors: FieldErrors,
 }
 
 #[derive(Deserialize)]
@@ -85,10 +72,12 @@ impl UserAction {
         };
         ConfirmPage {
             ctx,
-            username,
-            action,
             title,
             consequence,
+            action: format!("/admin/users/{username}/{action}"),
+            cancel: "/admin/users".into(),
+            js_question: None,
+            ask_password: true,
             errors,
         }
     }

@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::store::audit as rows;
 use crate::store::users::UserRow;
 use crate::web::login::render;
-use crate::web::page::PageCtx;
+use crate::web::page::{PageCtx, Pager};
 
 const PER_PAGE: i64 = 50;
 
@@ -29,12 +29,11 @@ pub struct EventLine {
 struct AuditPage {
     ctx: PageCtx,
     heading: String,
-    base_path: String,
     show_user: bool,
     events: Vec<EventLine>,
-    page: i64,
     pages: i64,
     total: i64,
+    pager: Pager,
 }
 
 #[derive(Deserialize)]
@@ -63,17 +62,17 @@ async fn page_of(
         (page - 1).saturating_mul(PER_PAGE),
     )
     .await?;
+    let base_path = if all { "/admin/audit" } else { "/audit" };
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pager = Pager::new(page, pages, String::new(), |n| {
+        format!("{base_path}?page={n}")
+    });
     let page_html = AuditPage {
         ctx: PageCtx::new(session, Some(user), state),
         heading: if all {
             "Audit log".into()
         } else {
             "My activity".into()
-        },
-        base_path: if all {
-            "/admin/audit".into()
-        } else {
-            "/audit".into()
         },
         show_user: all,
         events: events
@@ -85,9 +84,9 @@ async fn page_of(
                 detail: e.detail,
             })
             .collect(),
-        page,
-        pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1),
+        pages,
         total,
+        pager,
     };
     render(StatusCode::OK, &page_html)
 }

@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::api::contacts::csv_attachment;
 use crate::auth::{CurrentUser, csrf};
 use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
 use crate::book::query::RawListQuery;
@@ -16,12 +15,13 @@ use crate::book::{self, BookError, ContactView, ListQuery, Sort};
 use crate::clock;
 use crate::domain::contact::{ContactDraft, split_tags};
 use crate::error::AppError;
+use crate::http::download::csv_attachment;
+use crate::http::upload::read_upload;
 use crate::state::AppState;
 use crate::store::users::UserRow;
 use crate::web::login::render;
-use crate::web::page::{ErrorPage, FieldErrors, PageCtx, flash};
+use crate::web::page::{ConfirmPage, ErrorPage, FieldErrors, PageCtx, Pager, flash};
 use crate::web::redirect;
-use crate::web::upload::read_upload;
 
 // ---------------------------------------------------------------------------------------
 // The list
@@ -180,6 +180,7 @@ struct ListPageTpl {
     last: i64,
     page: i64,
     pages: i64,
+    pager: Pager,
 }
 
 /// The list parameters, or what is wrong with them.
@@ -220,18 +221,28 @@ pub async fn list(
     let page = book::list(&state, &user, &query).await?;
     let paging = query.paging;
     let first = paging.offset() + 1;
+    let last = first + page.contacts.len() as i64 - 1;
+    let pages = paging.pages(page.total);
+    let view = ListView::of(&query);
+    let summary = if page.contacts.is_empty() {
+        String::new()
+    } else {
+        format!("contacts {first}–{last} of {}", page.total)
+    };
+    let pager = Pager::new(page.page, pages, summary, |n| view.page_href(n));
     let tpl = ListPageTpl {
         ctx: PageCtx::new(&session, Some(&user), &state),
-        view: ListView::of(&query),
+        view,
         rows: page.contacts.iter().map(Row::of).collect(),
         tags: page.tags,
         matching: page.total,
         stats_total: page.stats_total,
         stats_favorites: page.stats_favorites,
         first,
-        last: first + page.contacts.len() as i64 - 1,
+        last,
         page: page.page,
-        pages: paging.pages(page.total),
+        pages,
+        pager,
     };
     render(StatusCode::OK, &tpl)
 }
@@ -511,14 +522,6 @@ pub async fn toggle_favorite(
     Ok(redirect(&format!("/contacts/{}", view.id)))
 }
 
-#[derive(Template)]
-#[template(path = "contacts/confirm_delete.html")]
-struct ConfirmDeletePage {
-    ctx: PageCtx,
-    id: String,
-    name: String,
-}
-
 pub async fn confirm_delete(
     state: web::Data<AppState>,
     session: Session,
@@ -526,10 +529,16 @@ pub async fn confirm_delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let view = book::get(&state, &user, &id).await?;
-    let page = ConfirmDeletePage {
+    let name = view.contact.name;
+    let page = ConfirmPage {
         ctx: PageCtx::new(&session, Some(&user), &state),
-        id: view.id,
-        name: view.contact.name,
+        title: format!("Delete {name}"),
+        consequence: "The contact is removed from your book at once. This cannot be undone.",
+        action: format!("/contacts/{}/delete", view.id),
+        cancel: format!("/contacts/{}", view.id),
+        js_question: Some(format!("Delete {name} for good?")),
+        ask_password: false,
+        errors: FieldErrors::new(),
     };
     render(StatusCode::OK, &page)
 }

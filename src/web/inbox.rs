@@ -15,7 +15,7 @@ use crate::inbox::{self, NoteView, STATUSES, SubmissionView};
 use crate::state::AppState;
 use crate::store::users::UserRow;
 use crate::web::login::render;
-use crate::web::page::{FieldErrors, PageCtx, flash};
+use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, Pager, flash};
 use crate::web::redirect;
 
 const PER_PAGE: i64 = 50;
@@ -27,9 +27,8 @@ struct InboxPage {
     counts: Vec<(&'static str, i64)>,
     status: String,
     items: Vec<SubmissionView>,
-    total: i64,
-    page: i64,
     pages: i64,
+    pager: Pager,
 }
 
 #[derive(Template)]
@@ -41,13 +40,6 @@ struct SubmissionPage {
     statuses: [&'static str; 4],
     errors: FieldErrors,
     duplicate_of: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "admin/confirm_delete_submission.html")]
-struct ConfirmDeletePage {
-    ctx: PageCtx,
-    s: SubmissionView,
 }
 
 #[derive(Deserialize)]
@@ -102,14 +94,18 @@ pub async fn list(
     let paging = Paging::parse(query.page.as_deref(), Some(&PER_PAGE.to_string()))
         .map_err(AppError::Validation)?;
     let (items, total) = inbox::list(&state, status, paging).await?;
+    let status = status.unwrap_or("").to_string();
+    let pages = paging.pages(total);
+    let pager = Pager::new(paging.page, pages, format!("{total} messages"), |n| {
+        format!("/admin/submissions?status={status}&page={n}")
+    });
     let page = InboxPage {
         ctx: PageCtx::new(&session, Some(&admin), &state),
         counts: inbox::counts(&state).await?,
-        status: status.unwrap_or("").to_string(),
+        status,
         items,
-        total,
-        page: paging.page,
-        pages: paging.pages(total),
+        pages,
+        pager,
     };
     render(StatusCode::OK, &page)
 }
@@ -272,13 +268,17 @@ pub async fn confirm_delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (s, _) = inbox::view(&state, &admin, &id).await?;
-    render(
-        StatusCode::OK,
-        &ConfirmDeletePage {
-            ctx: PageCtx::new(&session, Some(&admin), &state),
-            s,
-        },
-    )
+    let page = ConfirmPage {
+        ctx: PageCtx::new(&session, Some(&admin), &state),
+        title: format!("Delete the message from {}", s.name),
+        consequence: "The message and its notes are removed. This cannot be undone.",
+        action: format!("/admin/submissions/{}/delete", s.id),
+        cancel: format!("/admin/submissions/{}", s.id),
+        js_question: Some("Delete this message for good?".into()),
+        ask_password: false,
+        errors: FieldErrors::new(),
+    };
+    render(StatusCode::OK, &page)
 }
 
 pub async fn delete(

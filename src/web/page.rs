@@ -93,3 +93,47 @@ pub struct ErrorPage {
     pub message: String,
     pub request_id: Option<String>,
 }
+
+/// "Delete Ann Lee?": the one page every irreversible action asks on before it happens
+/// (`templates/confirm.html`). With `ask_password` it also asks for the user's own password.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub ctx: PageCtx,
+    /// The heading and the button, e.g. "Delete Ann Lee".
+    pub title: String,
+    /// What happens, in one sentence or two.
+    pub consequence: &'static str,
+    /// Where the form posts.
+    pub action: String,
+    /// Where "Cancel" leads.
+    pub cancel: String,
+    /// The browser's own "are you sure?" (with JavaScript), if any.
+    pub js_question: Option<String>,
+    pub ask_password: bool,
+    pub errors: FieldErrors,
+}
+
+/// "Page 2 of 5" under a list, with the links to the pages either side
+/// (`templates/pager.html`, included by every paged list).
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    /// Shown after "Page 2 of 5", e.g. "contacts 51–100 of 230"; may be empty.
+    pub summary: String,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `href(n)` is the address of page `n`.
+    pub fn new(page: i64, pages: i64, summary: String, href: impl Fn(i64) -> String) -> Self {
+        Pager {
+            page,
+            pages,
+            summary,
+            prev: (page > 1).then(|| href(page - 1)),
+            next: (page < pages).then(|| href(page + 1)),
+        }
+    }
+}
