@@ -9,7 +9,6 @@ use crate::auth::flows;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::users;
 
 #[derive(Serialize, ToSchema)]
 pub struct UserOut {
@@ -58,7 +57,7 @@ pub struct CreatedUser {
     ),
 )]
 pub async fn list(state: web::Data<AppState>, _admin: ApiAdmin) -> Result<HttpResponse, ApiError> {
-    let out: Vec<UserOut> = users::list(&state.db)
+    let out: Vec<UserOut> = flows::all_users(&state)
         .await?
         .into_iter()
         .map(|u| UserOut {

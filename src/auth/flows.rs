@@ -512,6 +512,32 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Every account, by name (the users page and `GET /api/admin/users`).
+pub async fn all_users(state: &AppState) -> Result<Vec<UserRow>, AppError> {
+    Ok(users::list(&state.db).await?)
+}
+
+/// The account with this id, if it still exists.
+pub async fn user_by_id(state: &AppState, id: i64) -> Result<Option<UserRow>, AppError> {
+    Ok(users::find_by_id(&mut *state.db.acquire().await?, id).await?)
+}
+
+/// The account with this name (compared lower-case, as stored), if there is one.
+pub async fn user_by_name(state: &AppState, name: &str) -> Result<Option<UserRow>, AppError> {
+    let name = name.to_lowercase();
+    Ok(users::find_by_username(&mut *state.db.acquire().await?, &name).await?)
+}
+
+/// How many of the user's recovery codes are still unused.
+pub async fn unused_recovery_codes(state: &AppState, user: &UserRow) -> Result<i64, AppError> {
+    Ok(users::unused_recovery_codes(&state.db, user.id).await?)
+}
+
+/// Is there an admin yet? (While not, the first-run setup link works.)
+pub async fn admin_exists(state: &AppState) -> Result<bool, AppError> {
+    Ok(users::count_admins(&state.db).await? > 0)
+}
+
 /// Creates an account. The first admin comes from the setup link or the CLI; later ones from
 /// an admin. Admins must enrol TOTP at their first sign-in.
 pub async fn create_user(

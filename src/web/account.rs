@@ -12,7 +12,7 @@ use crate::auth::{flows, totp};
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::{self, UserRow};
+use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{FieldErrors, PageCtx, flash};
 use crate::web::redirect;
@@ -94,7 +94,7 @@ async fn account_page(
         ctx: PageCtx::new(session, Some(user), state),
         totp_enabled: user.totp_enabled,
         is_admin: user.is_admin(),
-        recovery_left: users::unused_recovery_codes(&state.db, user.id).await?,
+        recovery_left: flows::unused_recovery_codes(state, user).await?,
         sessions: sessions
             .into_iter()
             .map(|s| SessionLine {
@@ -210,7 +210,7 @@ pub async fn totp_confirm(
     }
     match flows::confirm_totp_enrolment(&state, &user, &form.code).await {
         Ok(codes) => {
-            let user = users::find_by_id(&mut *state.db.acquire().await?, user.id)
+            let user = flows::user_by_id(&state, user.id)
                 .await?
                 .ok_or(AppError::LoginRequired)?;
             flash(&session, "success", "Two-step sign-in is on.");

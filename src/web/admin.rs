@@ -11,7 +11,7 @@ use crate::auth::flows;
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::{self, UserRow};
+use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, flash};
 use crate::web::redirect;
@@ -108,7 +108,7 @@ async fn users_page(
     errors: FieldErrors,
     form: Option<&NewUserForm>,
 ) -> Result<UsersPage, AppError> {
-    let users = users::list(&state.db)
+    let users = flows::all_users(state)
         .await?
         .into_iter()
         .map(|u| UserLine {
@@ -195,7 +195,7 @@ async fn confirm_page(
     action: UserAction,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let target = users::find_by_username(&mut *state.db.acquire().await?, &name.to_lowercase())
+    let target = flows::user_by_name(state, name)
         .await?
         .ok_or(AppError::NotFound)?;
     let status = if errors.is_empty() {

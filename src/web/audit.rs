@@ -10,7 +10,6 @@ use crate::auth::{AdminUser, CurrentUser};
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::audit as rows;
 use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{PageCtx, Pager};
@@ -55,7 +54,7 @@ async fn page_of(
         .unwrap_or(1)
         .max(1);
     let scope = (!all).then_some(user.id);
-    let (events, total) = rows::page(
+    let (events, total) = crate::audit::events(
         &state.db,
         scope,
         PER_PAGE,

@@ -16,7 +16,7 @@ use crate::auth::session_store::{AGENT_KEY, SID_KEY};
 use crate::crypto::token::new_id;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::{self, UserRow};
+use crate::store::users::UserRow;
 use crate::web::device;
 use crate::web::page::{PageCtx, flash};
 use crate::web::{HOME, redirect};
@@ -280,7 +280,7 @@ pub async fn totp_submit(
         );
         return Ok(redirect("/login"));
     };
-    let user = users::find_by_id(&mut *state.db.acquire().await?, pending.user_id)
+    let user = flows::user_by_id(&state, pending.user_id)
         .await?
         .ok_or(AppError::LoginRequired)?;
     let (status, message) = match flows::check_second_factor(&state, &user, &form.code, "web")

@@ -14,7 +14,6 @@ use crate::audit::Actor;
 use crate::auth::flows;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users;
 use crate::web::login::render;
 use crate::web::page::{FieldErrors, PageCtx, flash};
 use crate::web::redirect;
@@ -36,7 +35,7 @@ pub struct SetupForm {
 }
 
 async fn check_token(state: &AppState, token: &str) -> Result<(), AppError> {
-    if !state.setup_token_matches(token) || users::count_admins(&state.db).await? > 0 {
+    if !state.setup_token_matches(token) || flows::admin_exists(state).await? {
         return Err(AppError::NotFound);
     }
     Ok(())
@@ -98,7 +97,7 @@ pub async fn submit(
         }
         Err(other) => return Err(other),
     };
-    let user = users::find_by_username(&mut *state.db.acquire().await?, name.as_str())
+    let user = flows::user_by_name(&state, name.as_str())
         .await?
         .ok_or(AppError::Internal(anyhow::anyhow!(
             "the new admin vanished"

@@ -214,6 +214,17 @@ pub async fn anchor_legacy_chain(db: &SqlitePool, key: &AuditKey, now: i64) -> s
     Ok(all.len())
 }
 
+/// A page of events, newest first: everyone's (`of_user` None, for admins) or one user's.
+/// The pages and the API both read the trail through this.
+pub async fn events(
+    db: &SqlitePool,
+    of_user: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<AuditRow>, i64)> {
+    rows::page(db, of_user, limit, offset).await
+}
+
 /// The outcome of checking the whole chain.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
