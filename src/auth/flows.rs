@@ -67,6 +67,9 @@ pub async fn check_password(
     };
     let device = device.map(sha256_hex);
     let _turn = state.sign_in_turns.wait(name.as_str()).await;
+    // The time once it is this attempt's turn: a queued attempt must not start a lock that
+    // ends early by the time it waited.
+    let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
     let user = users::find_by_username(&mut tx, name.as_str()).await?;
     let who = Actor {
@@ -171,8 +174,8 @@ pub async fn confirm_password(
     password: &str,
     what: &str,
 ) -> Result<(), AppError> {
-    let now = state.clock.now();
     let _turn = state.sign_in_turns.wait(&user.username).await;
+    let now = state.clock.now();
     let mut tx = store::begin_write(&state.db).await?;
     let claim = lockout::claim(&mut tx, &user.username, Some(user.id), None, now).await?;
     let locks_for = match claim {
