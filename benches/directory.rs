@@ -9,9 +9,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use contact_vault::book::directory::SummaryRow;
 use contact_vault::book::directory::build;
 use contact_vault::book::{ListQuery, seal};
-use contact_vault::store::contacts::SummaryRow;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 mod common;

@@ -7,17 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+use crate::accounts::{self as flows, totp};
 use crate::audit::{self, Actor, Verdict};
-use crate::auth::{flows, totp};
 use crate::book::legacy;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys;
-use crate::error::AppError;
 use crate::ops;
 use crate::startup::Application;
 use crate::state::AppState;
-use crate::store::users;
 
 #[derive(Parser)]
 #[command(
@@ -181,7 +179,7 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
     };
     let (username, role) = match flows::create_user(&state, by, name, password, role).await {
         Ok(created) => created,
-        Err(AppError::Validation(fields)) => {
+        Err(vault_core::Error::Invalid(fields)) => {
             let msgs: Vec<String> = fields
                 .into_iter()
                 .map(|(f, m)| format!("{f}: {m}"))
@@ -192,7 +190,7 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
     };
     println!("created {role} {username}", role = role.as_str());
     if role == crate::domain::Role::Admin {
-        let user = users::find_by_username(&mut *state.db.acquire().await?, username.as_str())
+        let user = flows::user_by_name(&state, username.as_str())
             .await?
             .context("the new user vanished")?;
         let (secret, codes) = flows::enrol_totp_headless(&state, &user)
@@ -201,7 +199,7 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
         let uri = totp::otpauth_uri(&secret, username.as_str());
         println!("{uri}");
         if std::io::stdout().is_terminal() {
-            println!("{}", totp::qr_terminal(&uri));
+            println!("{}", crate::auth::qr::qr_terminal(&uri));
             println!("Recovery codes (each works once; store them offline):");
             for code in codes {
                 println!("  {code}");
@@ -213,7 +211,7 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
 
 async fn audit_verify(head: Option<audit::Head>) -> anyhow::Result<()> {
     let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
-    match audit::verify(&state.db, &state.keys.audit, head.as_ref()).await? {
+    match audit::verify(&state, head.as_ref()).await? {
         Verdict::Ok { rows } => {
             match head {
                 Some(head) => println!("ok ({rows} events, head {} matches)", head.id),

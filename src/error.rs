@@ -45,21 +45,23 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
-/// `"name: required · phone: not a valid number"`: every field's message on one line.
-pub fn field_summary(fields: &BTreeMap<String, String>) -> String {
-    if fields.is_empty() {
-        return "invalid input".to_string();
-    }
-    fields
-        .iter()
-        .map(|(field, message)| format!("{field}: {message}"))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
+pub use vault_core::error::field_summary;
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        AppError::Internal(e.into())
+/// How a core service's refusal reads on a page or in JSON.
+impl From<vault_core::Error> for AppError {
+    fn from(e: vault_core::Error) -> Self {
+        use vault_core::Error as Core;
+        match e {
+            Core::Invalid(fields) => AppError::Validation(fields),
+            Core::Duplicate(_) => AppError::Conflict("duplicate contact".into()),
+            Core::NotFound => AppError::NotFound,
+            Core::Forbidden => AppError::Forbidden,
+            Core::Conflict(message) => AppError::Conflict(message),
+            Core::Refused(message) => AppError::BadRequest(message),
+            Core::Unauthorized(message) => AppError::Unauthorized(message),
+            Core::Locked { retry_after } => AppError::RateLimited { retry_after },
+            Core::Internal(e) => AppError::Internal(e),
+        }
     }
 }
 
@@ -191,8 +193,8 @@ impl ErrorBody {
 #[error(transparent)]
 pub struct ApiError(#[from] pub AppError);
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<vault_core::Error> for ApiError {
+    fn from(e: vault_core::Error) -> Self {
         ApiError(e.into())
     }
 }

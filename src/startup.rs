@@ -13,6 +13,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
+use crate::api;
 use crate::auth::csrf;
 use crate::auth::session_store::SqliteSessionStore;
 use crate::clock::Clock;
@@ -26,7 +27,6 @@ use crate::telemetry;
 use crate::web::{
     account, admin, assets, audit, contacts, headers, inbox, login, public, redirect, setup,
 };
-use crate::{api, store};
 
 /// Form bodies are small; the CSV import sets its own larger limit.
 const FORM_LIMIT: usize = 64 * 1024;
@@ -69,14 +69,14 @@ impl Application {
         }
         // An old unkeyed chain gets its keyed anchor; then the head goes to the log, to be
         // checked later with `contact-vault audit verify --head ID:HASH`.
-        crate::audit::anchor_legacy_chain(&state.db, &state.keys.audit, state.clock.now()).await?;
-        crate::audit::log_current_head(&state.db).await?;
+        crate::audit::anchor_legacy_chain(&state).await?;
+        crate::audit::log_current_head(&state).await?;
         let settings = &state.settings;
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();
 
         let mut setup_url = None;
-        if store::users::count_admins(&state.db).await? == 0 {
+        if !crate::accounts::admin_exists(&state).await? {
             let token = new_token();
             state.open_setup(&token);
             let base = settings.public_url.clone().unwrap_or_else(|| {
@@ -90,7 +90,7 @@ impl Application {
             });
             setup_url = Some(format!("{base}/setup/{token}"));
         }
-        let db = state.db.clone();
+        let sessions = state.session_records();
         let state = web::Data::new(state);
 
         // Each limiter is built once, here, so every worker shares it.
@@ -118,8 +118,11 @@ impl Application {
 
         let https = state.settings.is_https();
         let secret_key = Key::from(&state.keys.secret_key);
-        let session_store =
-            SqliteSessionStore::new(db, clock, state.settings.session_absolute_hours * 3600);
+        let session_store = SqliteSessionStore::new(
+            sessions,
+            clock,
+            state.settings.session_absolute_hours * 3600,
+        );
         let idle = actix_web::cookie::time::Duration::minutes(state.settings.session_idle_minutes);
         let app_state = state.clone();
 
@@ -335,7 +338,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM; in-flight requests get 30 s to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.state.db.close().await;
+        self.state.close().await;
         result
     }
 }
@@ -404,7 +407,7 @@ fn form_config() -> web::FormConfig {
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if store::ping(&state.db).await {
+    if state.ping().await {
         HttpResponse::Ok().content_type("text/plain").body("ok")
     } else {
         HttpResponse::ServiceUnavailable()
@@ -427,21 +430,8 @@ fn spawn_cleanup(state: web::Data<AppState>) {
         loop {
             tick.tick().await;
             let now = state.clock.now();
-            if let Err(e) = store::sessions::purge_expired(&state.db, now).await {
-                tracing::warn!(error = %e, "session cleanup failed");
-            }
-            if let Err(e) = store::tokens::purge_expired(&state.db, now).await {
-                tracing::warn!(error = %e, "token cleanup failed");
-            }
-            let stale = now - crate::auth::lockout::FORGET_SECONDS;
-            if let Err(e) = store::login_guard::purge_failures(&state.db, stale).await {
-                tracing::warn!(error = %e, "sign-in counter cleanup failed");
-            }
-            if let Err(e) = store::login_guard::purge_devices(&state.db, now).await {
-                tracing::warn!(error = %e, "remembered-device cleanup failed");
-            }
-            if let Err(e) = store::form_tickets::purge_expired(&state.db, now).await {
-                tracing::warn!(error = %e, "form ticket cleanup failed");
+            for (what, e) in crate::ops::purge_expired(&state, now).await.failures {
+                tracing::warn!(error = %e, "cleanup of expired {what} failed");
             }
             state.directories.evict_idle(Duration::from_secs(15 * 60));
             state.limits.prune();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use contact_vault::auth::totp;
+use contact_vault::accounts::totp;
 use contact_vault::book::csv::{ImportError, parse_file};
 use contact_vault::book::legacy::sanitize_action;
 use contact_vault::book::query::{ListQuery, RawListQuery};

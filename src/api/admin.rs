@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts as flows;
 use crate::auth::ApiAdmin;
-use crate::auth::flows;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;

@@ -69,7 +69,7 @@ pub async fn list(
     let (page, per_page) = (paging.page, paging.per_page);
     let scope = (!caller.user.is_admin()).then_some(caller.user.id);
     let offset = paging.offset();
-    let (events, total) = crate::audit::events(&state.db, scope, per_page, offset).await?;
+    let (events, total) = crate::audit::events(&state, scope, per_page, offset).await?;
     let events: Vec<Event> = events
         .into_iter()
         .map(|e| Event {

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts::{self as flows, PasswordCheck, SecondFactor};
 use crate::auth::ApiUser;
-use crate::auth::flows::{self, PasswordCheck, SecondFactor};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, AppError, ErrorBody};
 use crate::state::AppState;

@@ -11,10 +11,10 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
+use crate::accounts::{self, UserRow};
 use crate::crypto::token::sha256_hex;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::store::{users, users::UserRow};
 
 fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -33,8 +33,7 @@ async fn session_user(req: &HttpRequest) -> Result<Option<UserRow>, AppError> {
     else {
         return Ok(None);
     };
-    let mut conn = state.db.acquire().await?;
-    Ok(users::find_by_id(&mut conn, id).await?)
+    Ok(accounts::user_by_id(&state, id).await?)
 }
 
 pub struct SignedIn(pub UserRow);
@@ -119,7 +118,7 @@ impl FromRequest for ApiUser {
                 .filter(|t| !t.is_empty())
                 .ok_or_else(unauthorized)?;
             let token_hash = sha256_hex(token);
-            let user = users::find_by_token(&state.db, &token_hash, state.clock.now())
+            let user = accounts::user_by_token(&state, &token_hash)
                 .await
                 .map_err(AppError::from)?
                 .ok_or_else(unauthorized)?;

@@ -1,11 +1,10 @@
-//! Sign-in, sessions, CSRF, TOTP, API tokens and the guards handlers use.
+//! The HTTP side of signing in: the session store, CSRF, the guards handlers use and the
+//! enrolment QR code. The rules (passwords, lockout, TOTP, tokens) are the core's `accounts`.
 
 pub mod csrf;
-pub mod flows;
 pub mod guards;
-pub mod lockout;
+pub mod qr;
 pub mod session_store;
-pub mod totp;
 
 pub use guards::{AdminUser, ApiAdmin, ApiUser, CurrentUser};
 

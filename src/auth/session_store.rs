@@ -4,26 +4,24 @@
 
 use std::collections::HashMap;
 
-use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
-use actix_web::cookie::time::Duration;
-use sqlx::SqlitePool;
-
 use crate::clock::Clock;
 use crate::crypto::token::{new_token, sha256_hex};
-use crate::store::sessions;
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use vault_core::accounts::sessions::{Labels, SessionRecords};
 
 /// The key actix-identity stores the signed-in user id under.
 pub const IDENTITY_KEY: &str = "actix_identity.user_id";
 
 #[derive(Clone)]
 pub struct SqliteSessionStore {
-    db: SqlitePool,
+    db: SessionRecords,
     clock: Clock,
     absolute_seconds: i64,
 }
 
 impl SqliteSessionStore {
-    pub fn new(db: SqlitePool, clock: Clock, absolute_seconds: i64) -> Self {
+    pub fn new(db: SessionRecords, clock: Clock, absolute_seconds: i64) -> Self {
         SqliteSessionStore {
             db,
             clock,
@@ -53,8 +51,8 @@ fn user_id(state: &HashMap<String, String>) -> Option<i64> {
 }
 
 /// What the sessions table keeps beside the state, to list and revoke a user's sessions.
-fn columns(state: &HashMap<String, String>) -> sessions::Labels {
-    sessions::Labels {
+fn columns(state: &HashMap<String, String>) -> Labels {
+    Labels {
         user_id: user_id(state),
         sid: text(state, SID_KEY),
         user_agent: text(state, AGENT_KEY),
@@ -67,7 +65,9 @@ impl SessionStore for SqliteSessionStore {
         session_key: &SessionKey,
     ) -> Result<Option<HashMap<String, String>>, LoadError> {
         let hash = key_hash(session_key.as_ref());
-        let Some(row) = sessions::load(&self.db, &hash)
+        let Some(row) = self
+            .db
+            .load(&hash)
             .await
             .map_err(|e| LoadError::Other(e.into()))?
         else {
@@ -75,7 +75,8 @@ impl SessionStore for SqliteSessionStore {
         };
         let now = self.clock.now();
         if row.expires <= now || row.created + self.absolute_seconds <= now {
-            sessions::delete(&self.db, &hash)
+            self.db
+                .delete(&hash)
                 .await
                 .map_err(|e| LoadError::Other(e.into()))?;
             return Ok(None);
@@ -93,16 +94,16 @@ impl SessionStore for SqliteSessionStore {
         let json = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
         let key = new_token();
         let now = self.clock.now();
-        sessions::insert(
-            &self.db,
-            &key_hash(&key),
-            &columns(&state),
-            &json,
-            now,
-            now + ttl.whole_seconds(),
-        )
-        .await
-        .map_err(|e| SaveError::Other(e.into()))?;
+        self.db
+            .insert(
+                &key_hash(&key),
+                &columns(&state),
+                &json,
+                now,
+                now + ttl.whole_seconds(),
+            )
+            .await
+            .map_err(|e| SaveError::Other(e.into()))?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
@@ -116,7 +117,9 @@ impl SessionStore for SqliteSessionStore {
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let expires = self.clock.now() + ttl.whole_seconds();
         let hash = key_hash(session_key.as_ref());
-        let updated = sessions::update(&self.db, &hash, &columns(&state), &json, expires)
+        let updated = self
+            .db
+            .update(&hash, &columns(&state), &json, expires)
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
         if updated {
@@ -135,12 +138,14 @@ impl SessionStore for SqliteSessionStore {
         ttl: &Duration,
     ) -> Result<(), anyhow::Error> {
         let expires = self.clock.now() + ttl.whole_seconds();
-        sessions::touch(&self.db, &key_hash(session_key.as_ref()), expires).await?;
+        self.db
+            .touch(&key_hash(session_key.as_ref()), expires)
+            .await?;
         Ok(())
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        sessions::delete(&self.db, &key_hash(session_key.as_ref())).await?;
+        self.db.delete(&key_hash(session_key.as_ref())).await?;
         Ok(())
     }
 }

@@ -1,7 +1,9 @@
 //! File downloads the pages and the API both send.
 
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
+use futures_util::Stream;
 
 use crate::book::csv as book_csv;
 use crate::state::AppState;
@@ -14,5 +16,29 @@ pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"contacts.csv\"",
         ))
-        .streaming(book_csv::export_stream(state, owner_id))
+        .streaming(csv_stream(state, owner_id))
+}
+
+/// The rows of `owner_id`'s book, a batch at a time, the header first.
+fn csv_stream(
+    state: web::Data<AppState>,
+    owner_id: i64,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    futures_util::stream::unfold(Some(0i64), move |cursor| {
+        let state = state.clone();
+        async move {
+            let after = cursor?;
+            match book_csv::export_batch(&state, owner_id, after).await {
+                Ok(None) => None,
+                Ok(Some((bytes, next))) => Some((Ok(bytes), Some(next))),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "export failed part-way");
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
+                }
+            }
+        }
+    })
 }

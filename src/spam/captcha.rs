@@ -9,7 +9,7 @@ use captcha::filters::{Noise, Wave};
 use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
 
 use crate::crypto;
-use crate::store::form_tickets::Claimed;
+use vault_core::tickets::Claimed;
 
 pub const LIFETIME_SECONDS: i64 = 600;
 const LENGTH: u32 = 5;

@@ -6,16 +6,17 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts::UserRow;
+use crate::accounts::{self as flows, totp};
 use crate::auth::guards::{CurrentUser, SignedIn};
 use crate::auth::session_store::SID_KEY;
-use crate::auth::{flows, totp};
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{FieldErrors, PageCtx, flash};
 use crate::web::redirect;
+use vault_core::Error;
 
 #[derive(Template)]
 #[template(path = "account/index.html")]
@@ -134,7 +135,7 @@ pub async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let result = if form.new_password != form.new_password_confirm {
-        Err(AppError::field(
+        Err(Error::field(
             "new_password_confirm",
             "The two new passwords differ.",
         ))
@@ -152,12 +153,12 @@ pub async fn change_password(
             );
             return Ok(redirect("/account"));
         }
-        Err(AppError::Validation(errors)) => errors,
-        Err(AppError::Unauthorized(_)) => FieldErrors::from([(
+        Err(Error::Invalid(errors)) => errors,
+        Err(Error::Unauthorized(_)) => FieldErrors::from([(
             "old_password".to_string(),
             "The current password is wrong.".to_string(),
         )]),
-        Err(other) => return Err(other),
+        Err(other) => return Err(other.into()),
     };
     render(
         StatusCode::BAD_REQUEST,
@@ -178,7 +179,7 @@ async fn enrol_page(
     let uri = totp::otpauth_uri(&secret, &user.username);
     Ok(EnrolPage {
         ctx: PageCtx::new(session, Some(user), state),
-        qr_svg: totp::qr_svg(&uri),
+        qr_svg: crate::auth::qr::qr_svg(&uri),
         secret_base32: totp::secret_base32(&secret),
         errors,
     })
@@ -222,11 +223,11 @@ pub async fn totp_confirm(
                 },
             )
         }
-        Err(AppError::Validation(errors)) => render(
+        Err(Error::Invalid(errors)) => render(
             StatusCode::BAD_REQUEST,
             &enrol_page(&state, &session, &user, errors).await?,
         ),
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -253,7 +254,7 @@ pub async fn regenerate_codes(
     form: web::Form<ReauthForm>,
 ) -> Result<HttpResponse, AppError> {
     match flows::confirm_password(&state, &user, &form.current_password, "recovery codes").await {
-        Err(AppError::Unauthorized(_)) => return wrong_password(&state, &session, &user).await,
+        Err(Error::Unauthorized(_)) => return wrong_password(&state, &session, &user).await,
         other => other?,
     }
     let codes = flows::regenerate_recovery_codes(&state, &user).await?;
@@ -282,11 +283,11 @@ pub async fn disable_totp(
             flash(&session, "success", "Two-step sign-in is off.");
             Ok(redirect("/account"))
         }
-        Err(AppError::Validation(errors)) => render(
+        Err(Error::Invalid(errors)) => render(
             StatusCode::BAD_REQUEST,
             &account_page(&state, &session, &user, errors).await?,
         ),
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -6,15 +6,16 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts as flows;
+use crate::accounts::UserRow;
 use crate::auth::AdminUser;
-use crate::auth::flows;
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, flash};
 use crate::web::redirect;
+use vault_core::Error;
 
 pub struct UserLine {
     pub username: String,
@@ -93,11 +94,11 @@ async fn reauthenticate(
 ) -> Result<Option<FieldErrors>, AppError> {
     match flows::confirm_password(state, me, password, what).await {
         Ok(()) => Ok(None),
-        Err(AppError::Unauthorized(_)) => Ok(Some(FieldErrors::from([(
+        Err(Error::Unauthorized(_)) => Ok(Some(FieldErrors::from([(
             "current_password".to_string(),
             "Your password is wrong.".to_string(),
         )]))),
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -174,12 +175,12 @@ pub async fn create(
             flash(&session, "success", format!("User {name} created.{note}"));
             return Ok(redirect("/admin/users"));
         }
-        Err(AppError::Validation(errors)) => errors,
-        Err(AppError::Conflict(_)) => FieldErrors::from([(
+        Err(Error::Invalid(errors)) => errors,
+        Err(Error::Conflict(_)) => FieldErrors::from([(
             "username".to_string(),
             "That username is taken.".to_string(),
         )]),
-        Err(other) => return Err(other),
+        Err(other) => return Err(other.into()),
     };
     render(
         StatusCode::BAD_REQUEST,

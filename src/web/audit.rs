@@ -6,11 +6,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts::UserRow;
 use crate::auth::{AdminUser, CurrentUser};
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{PageCtx, Pager};
 
@@ -54,13 +54,8 @@ async fn page_of(
         .unwrap_or(1)
         .max(1);
     let scope = (!all).then_some(user.id);
-    let (events, total) = crate::audit::events(
-        &state.db,
-        scope,
-        PER_PAGE,
-        (page - 1).saturating_mul(PER_PAGE),
-    )
-    .await?;
+    let (events, total) =
+        crate::audit::events(state, scope, PER_PAGE, (page - 1).saturating_mul(PER_PAGE)).await?;
     let base_path = if all { "/admin/audit" } else { "/audit" };
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let pager = Pager::new(page, pages, String::new(), |n| {

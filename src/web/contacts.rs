@@ -8,20 +8,21 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts::UserRow;
 use crate::auth::{CurrentUser, csrf};
 use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
 use crate::book::query::RawListQuery;
-use crate::book::{self, BookError, ContactView, ListQuery, Sort};
+use crate::book::{self, ContactView, ListQuery, Sort};
 use crate::clock;
 use crate::domain::contact::{ContactDraft, split_tags};
 use crate::error::AppError;
 use crate::http::download::csv_attachment;
 use crate::http::upload::read_upload;
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{ConfirmPage, ErrorPage, FieldErrors, PageCtx, Pager, flash};
 use crate::web::redirect;
+use vault_core::Error;
 
 // ---------------------------------------------------------------------------------------
 // The list
@@ -363,14 +364,14 @@ impl FormPage {
         mut self,
         state: &AppState,
         user: &UserRow,
-        error: BookError,
+        error: Error,
     ) -> Result<HttpResponse, AppError> {
         match error {
-            BookError::Invalid(errors) => {
+            Error::Invalid(errors) => {
                 self.errors = errors;
                 render(StatusCode::BAD_REQUEST, &self)
             }
-            BookError::Duplicate(id) => {
+            Error::Duplicate(id) => {
                 let name = match &id {
                     Some(id) => book::get(state, user, id).await?.contact.name,
                     None => self.form.name.trim().to_string(),
@@ -443,7 +444,7 @@ pub async fn update(
             flash(&session, "success", "Contact saved");
             Ok(redirect(&format!("/contacts/{}", view.id)))
         }
-        Err(e @ (BookError::Invalid(_) | BookError::Duplicate(_))) => {
+        Err(e @ (Error::Invalid(_) | Error::Duplicate(_))) => {
             // The heading names the contact as stored, not the refused input.
             let current = book::get(&state, &user, &id).await?;
             FormPage::edit(

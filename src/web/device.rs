@@ -5,7 +5,7 @@
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 
-use crate::auth::lockout::DEVICE_SECONDS;
+use crate::accounts::lockout::DEVICE_SECONDS;
 use crate::state::AppState;
 
 fn name(state: &AppState) -> &'static str {

@@ -6,17 +6,17 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts::UserRow;
 use crate::auth::AdminUser;
-use crate::book::BookError;
 use crate::clock;
 use crate::domain::paging::Paging;
 use crate::error::AppError;
 use crate::inbox::{self, NoteView, STATUSES, SubmissionView};
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::login::render;
 use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, Pager, flash};
 use crate::web::redirect;
+use vault_core::Error;
 
 const PER_PAGE: i64 = 50;
 
@@ -161,7 +161,7 @@ pub async fn add_note(
             flash(&session, "success", "Note added.");
             Ok(redirect(&format!("/admin/submissions/{id}")))
         }
-        Err(AppError::Validation(errors)) => {
+        Err(Error::Invalid(errors)) => {
             detail(
                 &state,
                 &session,
@@ -173,7 +173,7 @@ pub async fn add_note(
             )
             .await
         }
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -193,7 +193,7 @@ pub async fn set_status(
             );
             Ok(redirect(&format!("/admin/submissions/{id}")))
         }
-        Err(AppError::Validation(errors)) => {
+        Err(Error::Invalid(errors)) => {
             detail(
                 &state,
                 &session,
@@ -205,7 +205,7 @@ pub async fn set_status(
             )
             .await
         }
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -220,7 +220,7 @@ pub async fn convert(
             flash(&session, "success", "Added to your contacts.");
             Ok(redirect(&format!("/contacts/{contact_id}")))
         }
-        Err(BookError::Duplicate(existing)) => {
+        Err(Error::Duplicate(existing)) => {
             let errors = FieldErrors::from([(
                 "convert".to_string(),
                 "This person is already in your contacts (same name and phone).".to_string(),
@@ -236,7 +236,7 @@ pub async fn convert(
             )
             .await
         }
-        Err(BookError::Invalid(fields)) => {
+        Err(Error::Invalid(fields)) => {
             let message = fields
                 .into_iter()
                 .map(|(f, m)| format!("{f}: {m}"))

@@ -8,15 +8,15 @@ use serde::{Deserialize, Serialize};
 
 use actix_web::http::StatusCode;
 
+use crate::accounts::UserRow;
+use crate::accounts::{self as flows, PasswordCheck, SecondFactor};
 use crate::auth::PENDING_USER_KEY;
 use crate::auth::csrf;
-use crate::auth::flows::{self, PasswordCheck, SecondFactor};
 use crate::auth::guards::SignedIn;
 use crate::auth::session_store::{AGENT_KEY, SID_KEY};
 use crate::crypto::token::new_id;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::device;
 use crate::web::page::{PageCtx, flash};
 use crate::web::{HOME, redirect};

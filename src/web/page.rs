@@ -7,9 +7,9 @@ use actix_session::Session;
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::UserRow;
 use crate::auth::csrf;
 use crate::state::AppState;
-use crate::store::users::UserRow;
 use crate::web::assets;
 
 const FLASH_KEY: &str = "flash";

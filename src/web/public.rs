@@ -70,7 +70,7 @@ async fn form_page(
     errors: FieldErrors,
 ) -> Result<FormPage, AppError> {
     let now = state.clock.now();
-    ticket::open(&state.db, session, now).await?;
+    ticket::open(state, session, now).await?;
     let date = time::macros::format_description!("[year]-[month]-[day]");
     Ok(FormPage {
         ctx: PageCtx::new(session, None, state),
@@ -95,7 +95,7 @@ pub async fn submit(
     let now = state.clock.now();
     // Claimed once: of several posts of one form (on one session) only one gets its ticket,
     // and with it the minimum fill time and the CAPTCHA answer.
-    let claimed = ticket::claim(&state.db, &session, now).await?;
+    let claimed = ticket::claim(&state, &session, now).await?;
     let too_fast = claimed
         .as_ref()
         .is_none_or(|t| now - t.started < spam::MIN_FILL_SECONDS);
@@ -177,7 +177,7 @@ pub async fn image(state: web::Data<AppState>, session: Session) -> Result<HttpR
         .ok_or_else(|| {
             AppError::Internal(anyhow::anyhow!("the CAPTCHA image could not be encoded"))
         })?;
-    ticket::set_answer(&state.db, &session, &answer, state.clock.now()).await?;
+    ticket::set_answer(&state, &session, &answer, state.clock.now()).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -188,11 +188,11 @@ pub async fn image(state: web::Data<AppState>, session: Session) -> Result<HttpR
 /// with it. A visitor who was shown none (images off) gets a new one.
 pub async fn audio(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
-    let answer = match ticket::pending_answer(&state.db, &session, now).await? {
+    let answer = match ticket::pending_answer(&state, &session, now).await? {
         Some(answer) => answer,
         None => {
             let answer = captcha::new_answer();
-            ticket::set_answer(&state.db, &session, &answer, now).await?;
+            ticket::set_answer(&state, &session, &answer, now).await?;
             answer
         }
     };

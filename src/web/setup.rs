@@ -10,13 +10,14 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts as flows;
 use crate::audit::Actor;
-use crate::auth::flows;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::login::render;
 use crate::web::page::{FieldErrors, PageCtx, flash};
 use crate::web::redirect;
+use vault_core::Error;
 
 #[derive(Template)]
 #[template(path = "auth/setup.html")]
@@ -65,7 +66,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     check_token(&state, &token).await?;
     let result = if form.password != form.password_confirm {
-        Err(AppError::field(
+        Err(Error::field(
             "password_confirm",
             "The two passwords differ.",
         ))
@@ -78,7 +79,7 @@ pub async fn submit(
             username: "setup",
         };
         let created = flows::create_first_admin(&state, by, &form.username, &form.password).await;
-        if !matches!(created, Ok(_) | Err(AppError::NotFound)) {
+        if !matches!(created, Ok(_) | Err(Error::NotFound)) {
             // No admin was made: the link works again.
             state.open_setup(&token);
         }
@@ -86,7 +87,7 @@ pub async fn submit(
     };
     let (name, _) = match result {
         Ok(created) => created,
-        Err(AppError::Validation(errors)) => {
+        Err(Error::Invalid(errors)) => {
             let page = SetupPage {
                 ctx: PageCtx::new(&session, None, &state),
                 token: token.into_inner(),
@@ -95,7 +96,7 @@ pub async fn submit(
             };
             return render(StatusCode::BAD_REQUEST, &page);
         }
-        Err(other) => return Err(other),
+        Err(other) => return Err(other.into()),
     };
     let user = flows::user_by_name(&state, name.as_str())
         .await?

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use contact_vault::book;
+use contact_vault::book::ContactRow;
 use contact_vault::crypto::keys::{KeySources, load_or_generate};
-use contact_vault::store::contacts::ContactRow;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 

@@ -99,7 +99,7 @@ pub async fn check_page(b: &Browser, name: &str) {
 /// A `SELECT COUNT(*) ...` on the app's database.
 pub async fn count(app: &TestApp, query: &'static str) -> i64 {
     sqlx::query_scalar(query)
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .expect("count")
 }

@@ -1,4 +1,4 @@
-use contact_vault::auth::totp;
+use contact_vault::accounts::totp;
 
 use crate::helpers::{browser, csrf_in, location, spawn_app};
 
@@ -56,7 +56,7 @@ async fn a_user_may_turn_totp_on_and_off() {
     assert_eq!(res.status(), 200);
     let unused: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(unused, 10);
@@ -203,7 +203,7 @@ async fn an_internal_error_shows_a_reference_and_no_detail() {
     let alice = app.create_user("alice", "admin").await;
     // Corrupt the stored secret: decryption fails inside the request.
     sqlx::query("UPDATE users SET totp_secret = 'gAAAAAcorrupted' WHERE username = 'alice'")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     let client = browser();

@@ -134,7 +134,7 @@ async fn plain_users_get_403_on_admin_endpoints() {
         403
     );
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(count, 2);

@@ -25,7 +25,7 @@ async fn login_returns_a_token_with_its_lifetime() {
 
     // Stored only as a hash.
     let stored: String = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_ne!(stored, token);

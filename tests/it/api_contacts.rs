@@ -116,7 +116,7 @@ async fn create_read_update_delete() {
         assert!(actions.contains(&a.to_string()), "{a}");
     }
     let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.db)
         .await
         .unwrap();
     assert!(
@@ -453,11 +453,11 @@ async fn writes_show_up_in_the_next_list_at_once() {
 
     // A write behind the cache's back (another server process) is seen through the version.
     sqlx::query("UPDATE users SET data_version = data_version + 1 WHERE username = 'ann'")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     sqlx::query("DELETE FROM contacts")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     assert_eq!(list(&app, &token, "").await["total"], 0);
@@ -475,7 +475,7 @@ async fn deleting_a_user_removes_their_contacts() {
         .await;
     assert_eq!(res.status(), 200);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(left, 0);

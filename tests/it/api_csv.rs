@@ -133,7 +133,7 @@ async fn a_file_with_bad_rows_stores_nothing_and_lists_every_bad_line() {
             .contains("phone")
     );
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(count, 0);
@@ -284,7 +284,7 @@ async fn no_contact_field_is_stored_in_plaintext() {
         .api(Method::GET, "/api/contacts?q=quentin", &token, None)
         .await;
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     let mut all = secrets.to_vec();

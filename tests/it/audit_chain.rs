@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use contact_vault::audit::AuditRow;
 use contact_vault::audit::{self, Verdict};
-use contact_vault::store::audit::AuditRow;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::SqlitePool;
@@ -35,7 +35,12 @@ async fn open(db: &Path) -> SqlitePool {
 }
 
 async fn rows(db: &SqlitePool) -> Vec<AuditRow> {
-    contact_vault::store::audit::all(db).await.expect("rows")
+    sqlx::query_as(
+        "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log ORDER BY id",
+    )
+    .fetch_all(db)
+    .await
+    .expect("rows")
 }
 
 /// Replaces the table's rows by `kept`, renumbered from 1 and re-chained with the unkeyed
@@ -133,10 +138,7 @@ async fn a_copy_rechained_without_the_key_fails_verify() {
 #[tokio::test]
 async fn rows_cut_off_the_end_are_found_against_the_head() {
     let (app, copy) = app_with_a_trail("cut.db").await;
-    let (id, hash) = contact_vault::store::audit::head(&app.state.db)
-        .await
-        .unwrap()
-        .expect("a head");
+    let (id, hash) = audit::head(&app.state).await.unwrap().expect("a head");
     let head = format!("{id}:{hash}");
 
     let (ok, text) = verify_cli(app.dir.path(), &copy, &["--head", &head]);
@@ -201,7 +203,7 @@ async fn an_old_unkeyed_chain_is_anchored_at_start_up_and_verifies() {
 
     let app = spawn_app_in(dir).await;
     app.create_user("bob", "user").await;
-    let after = rows(&app.state.db).await;
+    let after = rows(&app.db).await;
     assert_eq!(
         &after[..5],
         &before[..],
@@ -211,21 +213,15 @@ async fn an_old_unkeyed_chain_is_anchored_at_start_up_and_verifies() {
     assert_eq!(after[5].detail, "legacy_rows=5");
     assert_eq!(after[5].prev_hash, before[4].hash);
     assert_eq!(
-        audit::verify(&app.state.db, &app.state.keys.audit, None)
-            .await
-            .unwrap(),
+        audit::verify(&app.state, None).await.unwrap(),
         Verdict::Ok { rows: 7 }
     );
     let (ok, text) = verify_cli(app.dir.path(), &db_path, &[]);
     assert!(ok && text.starts_with("ok (7 events)"), "{text}");
 
     // A second start adds no second anchor.
-    let again = contact_vault::audit::anchor_legacy_chain(
-        &app.state.db,
-        &app.state.keys.audit,
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+    let again = contact_vault::audit::anchor_legacy_chain(&app.state)
+        .await
+        .unwrap();
     assert_eq!(again, 0);
 }

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use contact_vault::accounts::UserRow;
 use contact_vault::book;
 use contact_vault::domain::contact::ContactDraft;
 use contact_vault::domain::submission::{PreferredTime, Submission};
 use contact_vault::spam::phone::{PhoneInfo, Verification};
-use contact_vault::store::users::UserRow;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 

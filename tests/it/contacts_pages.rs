@@ -79,7 +79,7 @@ async fn list_names(app: &TestApp, client: &Client, path: &str) -> Vec<String> {
 
 async fn contact_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap()
 }

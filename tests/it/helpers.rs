@@ -4,21 +4,25 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use actix_web::web;
+use contact_vault::accounts::{self as flows, UserRow, totp};
 use contact_vault::audit::Actor;
-use contact_vault::auth::{flows, totp};
 use contact_vault::clock::Clock;
 use contact_vault::config::Settings;
 use contact_vault::startup::Application;
 use contact_vault::state::AppState;
-use contact_vault::store::users::{self, UserRow};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 use serde_json::Value;
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteConnectOptions;
 use tempfile::TempDir;
 
 pub struct TestApp {
     pub address: String,
     pub state: web::Data<AppState>,
+    /// A connection pool of the test's own on the app's database, to look at what is stored
+    /// (the app's pool is private to its core).
+    pub db: SqlitePool,
     pub clock: Clock,
     pub setup_url: Option<String>,
     pub dir: TempDir,
@@ -57,6 +61,7 @@ async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
     settings.bind = "127.0.0.1:0".into();
     settings.captcha = false;
     configure(&mut settings);
+    let db = inspect(&settings.database_url).await;
     let clock = Clock::default();
     let app = Application::build(settings, clock.clone())
         .await
@@ -68,10 +73,23 @@ async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
     TestApp {
         address,
         state,
+        db,
         clock,
         setup_url,
         dir,
     }
+}
+
+/// A pool on the database at `url` for the test to read and poke at what is stored. It opens
+/// lazily, after the app has created and migrated the file.
+async fn inspect(url: &str) -> SqlitePool {
+    let options: SqliteConnectOptions = url.parse().expect("database url");
+    let options = options
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .foreign_keys(true);
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_lazy_with(options)
 }
 
 /// A fresh loopback address (127.1.x.y) for each visitor, so that the per-address sign-in
@@ -185,11 +203,20 @@ impl TestApp {
     }
 
     pub async fn user_row(&self, username: &str) -> UserRow {
-        let mut conn = self.state.db.acquire().await.expect("connection");
-        users::find_by_username(&mut conn, username)
+        flows::user_by_name(&self.state, username)
             .await
             .expect("query")
             .expect("user exists")
+    }
+
+    /// Replaces a user's stored password hash behind the app's back (an old account's hash).
+    pub async fn set_password_hash(&self, id: i64, hash: &str) {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .expect("hash replaced");
     }
 
     /// A fresh TOTP code: moves the clock one step on first, since each step works once.
@@ -261,7 +288,7 @@ impl TestApp {
 
     pub async fn audit_actions(&self) -> Vec<String> {
         sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
-            .fetch_all(&self.state.db)
+            .fetch_all(&self.db)
             .await
             .expect("audit rows")
     }

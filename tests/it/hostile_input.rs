@@ -12,7 +12,7 @@ use crate::public_form::{self, PHONE};
 
 async fn contacts_stored(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .expect("count")
 }

@@ -3,7 +3,7 @@ use crate::public_form::{PHONE, fields, send_form};
 
 async fn submission_ids(app: &crate::helpers::TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT id FROM submissions ORDER BY rowid")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.db)
         .await
         .unwrap()
 }
@@ -82,7 +82,7 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
     let html = app.get_html(&client, &page).await;
     assert!(html.contains("Called back, left a voicemail") && html.contains("root"));
     let body: String = sqlx::query_scalar("SELECT body FROM submission_notes")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert!(body.starts_with("gAAAAA"), "notes are encrypted");
@@ -131,7 +131,7 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
     let linked: Option<String> =
         sqlx::query_scalar("SELECT contact_id FROM submissions WHERE id = ?")
             .bind(&ids[0])
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(
@@ -148,7 +148,7 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
     let third = format!("/admin/submissions/{}", ids[0]);
     sqlx::query("UPDATE submissions SET contact_id = NULL WHERE id = ?")
         .bind(&ids[0])
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     let res = app
@@ -180,7 +180,7 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
         assert!(actions.contains(&a.to_string()), "{a}");
     }
     let details: Vec<String> = sqlx::query_scalar("SELECT detail FROM audit_log")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.db)
         .await
         .unwrap();
     assert!(
@@ -228,12 +228,12 @@ async fn only_admins_past_totp_reach_the_inbox() {
         assert_eq!(res.status(), 403, "{action}");
     }
     let status: String = sqlx::query_scalar("SELECT status FROM submissions")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(status, "new");
     let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM submission_notes")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(notes, 0);

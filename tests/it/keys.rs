@@ -44,11 +44,11 @@ async fn no_totp_secret_is_stored_in_plaintext() {
     let app = spawn_app().await;
     let admin = app.create_user("alice", "admin").await;
     let secret = admin.secret.as_ref().unwrap();
-    let base32 = contact_vault::auth::totp::secret_base32(secret);
+    let base32 = contact_vault::accounts::totp::secret_base32(secret);
     let hex = hex::encode(secret);
     let codes = admin.recovery_codes.clone();
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     for entry in std::fs::read_dir(app.dir.path()).unwrap() {

@@ -164,7 +164,7 @@ fn import_ok(data_dir: &Path, legacy: &Path) -> String {
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap()
 }
@@ -259,7 +259,7 @@ async fn import_legacy_brings_v2_users_contacts_and_audit_trail() {
     let copied: Vec<(i64, Option<i64>, String, String)> = sqlx::query_as(
         "SELECT ts, user_id, username, action FROM audit_log WHERE detail LIKE 'legacy_id=%' ORDER BY id",
     )
-    .fetch_all(&app.state.db)
+    .fetch_all(&app.db)
     .await
     .unwrap();
     assert_eq!(
@@ -282,14 +282,14 @@ async fn import_legacy_brings_v2_users_contacts_and_audit_trail() {
     let details: Vec<String> = sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE detail LIKE 'legacy_id=%' ORDER BY id",
     )
-    .fetch_all(&app.state.db)
+    .fetch_all(&app.db)
     .await
     .unwrap();
     assert_eq!(details, ["legacy_id=1a2b3c4d", "legacy_id=5e6f7a8b"]);
     let (user_id, username, detail): (Option<i64>, String, String) = sqlx::query_as(
         "SELECT user_id, username, detail FROM audit_log WHERE action = 'IMPORT_LEGACY'",
     )
-    .fetch_one(&app.state.db)
+    .fetch_one(&app.db)
     .await
     .unwrap();
     assert_eq!((user_id, username.as_str()), (None, "cli"));
@@ -482,7 +482,7 @@ async fn import_legacy_leaves_no_plaintext_on_disk() {
     let token = token(&app, "maria", "maria-sha256-pass").await;
     assert_eq!(contacts(&app, &token).await.len(), 2);
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
 

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
-use contact_vault::auth::lockout::{FIRST_LOCK_SECONDS, FREE_FAILURES};
+use contact_vault::accounts::lockout::{FIRST_LOCK_SECONDS, FREE_FAILURES};
 
 use crate::helpers::{TestApp, TestUser, browser, csrf_in, location, spawn_app_with};
 
@@ -34,7 +34,7 @@ async fn api_login(app: &TestApp, from: usize, username: &str, password: &str) -
 async fn count(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = ?")
         .bind(action)
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap()
 }
@@ -54,7 +54,7 @@ async fn guesses_from_many_addresses_lock_the_account_for_a_while() {
     assert_eq!(count(&app, "LOGIN_LOCKED").await, 1);
     let locked: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE detail = 'api; account locked'")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(locked, 71, "every refused guess is audited");
@@ -195,7 +195,7 @@ async fn a_stolen_device_cookie_gets_five_guesses_and_is_then_forgotten() {
     }
     // The browser is forgotten; the account itself was never counted, so it is not locked.
     let devices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM known_devices")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(devices, 0);
@@ -265,7 +265,7 @@ async fn race_second_steps(app: &TestApp, name: &str, from: usize) -> Vec<String
          AND action IN ('LOGIN_TOTP_FAIL', 'TOTP_LOCKED', 'LOGIN_OK') ORDER BY id",
     )
     .bind(name)
-    .fetch_all(&app.state.db)
+    .fetch_all(&app.db)
     .await
     .unwrap()
 }

@@ -1,5 +1,4 @@
 use contact_vault::crypto::password::legacy_pbkdf2_stored;
-use contact_vault::store::users;
 
 use crate::helpers::{browser, location, spawn_app};
 
@@ -72,7 +71,7 @@ async fn totp_codes_work_once_and_recovery_codes_work_once() {
     app.login_web(&first, &admin).await;
 
     // The same code (same time step) in another browser is a replay.
-    let code = contact_vault::auth::totp::code_at(&secret, app.clock.now() as u64);
+    let code = contact_vault::accounts::totp::code_at(&secret, app.clock.now() as u64);
     let second = browser();
     let res = app
         .post_form(
@@ -116,7 +115,7 @@ async fn totp_codes_work_once_and_recovery_codes_work_once() {
     assert_eq!(res.status(), 401, "a recovery code works once");
     let used: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert_eq!(used, 1);
@@ -175,9 +174,7 @@ async fn a_legacy_hash_verifies_and_is_replaced_by_argon2id() {
     )
     .unwrap();
     let id = app.user_row("admin").await.id;
-    users::set_password_hash(&mut app.state.db.acquire().await.unwrap(), id, &stored)
-        .await
-        .unwrap();
+    app.set_password_hash(id, &stored).await;
 
     let client = browser();
     let res = app

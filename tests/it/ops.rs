@@ -102,7 +102,7 @@ async fn a_rotation_killed_half_way_loses_nothing_and_a_second_run_completes() {
     let new_key = primary_key(&data);
     let only_new = FieldCipher::from_keys(&[&new_key]).unwrap();
     let tokens: Vec<String> = sqlx::query_scalar("SELECT name FROM contacts")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.db)
         .await
         .unwrap();
     let done = tokens
@@ -131,7 +131,7 @@ async fn a_rotation_killed_half_way_loses_nothing_and_a_second_run_completes() {
     ] {
         let values: Vec<Option<String>> =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {column} FROM {table}")))
-                .fetch_all(&app.state.db)
+                .fetch_all(&app.db)
                 .await
                 .unwrap();
         for v in values.into_iter().flatten() {

@@ -25,7 +25,7 @@ pub async fn captcha_answer(app: &TestApp) -> Option<String> {
         "SELECT answer FROM form_tickets WHERE answer IS NOT NULL
          ORDER BY answer_expires DESC, rowid DESC LIMIT 1",
     )
-    .fetch_optional(&app.state.db)
+    .fetch_optional(&app.db)
     .await
     .unwrap()
 }
@@ -55,7 +55,7 @@ pub async fn send_form(
 
 pub async fn stored(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM submissions")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap()
 }
@@ -82,7 +82,7 @@ async fn a_visitor_sends_the_form_and_sees_the_thank_you_page() {
     assert_eq!(stored(&app).await, 1);
     let (name, verification): (String, String) =
         sqlx::query_as("SELECT name, verification FROM submissions")
-            .fetch_one(&app.state.db)
+            .fetch_one(&app.db)
             .await
             .unwrap();
     assert!(name.starts_with("gAAAAA"), "encrypted at rest");
@@ -289,7 +289,7 @@ async fn verification_of_last(
     app: &TestApp,
 ) -> (String, Option<String>, Option<String>, Option<String>) {
     sqlx::query_as("SELECT verification, line_type, carrier, country FROM submissions ORDER BY rowid DESC LIMIT 1")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap()
 }
@@ -432,7 +432,7 @@ async fn no_submission_field_is_stored_in_plaintext() {
     f.push(("message", "my secret message text"));
     assert_eq!(send_form(&app, &client, &f, None).await.status(), 303);
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&app.state.db)
+        .execute(&app.db)
         .await
         .unwrap();
     for entry in std::fs::read_dir(app.dir.path()).unwrap() {

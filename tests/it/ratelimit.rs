@@ -167,7 +167,7 @@ async fn cookie_less_page_loads_cannot_fill_the_sessions_table() {
     }
     assert!(refused >= 40, "only {refused} of 80 refused");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert!(rows <= 36, "{rows} session rows");

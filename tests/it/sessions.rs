@@ -61,7 +61,7 @@ async fn the_session_id_changes_at_sign_in_and_logout_kills_the_old_cookie() {
 
     // Only a hash of the cookie's key is stored.
     let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM sessions")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.db)
         .await
         .unwrap();
     assert!(stored.iter().all(|h| h.len() == 64));
@@ -266,7 +266,7 @@ async fn deleting_or_resetting_a_user_ends_their_sessions_at_once() {
     assert_eq!(res.status(), 303);
     assert_eq!(location(&app.get(&bob_browser, "/account").await), "/login");
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL AND user_id NOT IN (SELECT id FROM users)")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(left, 0);

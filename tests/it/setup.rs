@@ -1,4 +1,4 @@
-use contact_vault::auth::totp;
+use contact_vault::accounts::totp;
 
 use crate::helpers::{browser, csrf_in, location, spawn_app};
 
@@ -156,7 +156,8 @@ async fn concurrent_posts_of_the_setup_link_make_exactly_one_admin() {
     }
     statuses.sort();
     assert_eq!(statuses, [303, 404, 404, 404, 404, 404]);
-    let admins = contact_vault::store::users::count_admins(&app.state.db)
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(admins, 1);

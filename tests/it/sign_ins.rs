@@ -5,14 +5,14 @@
 use reqwest::Method;
 use serde_json::json;
 
+use contact_vault::accounts;
 use contact_vault::crypto::password::hash_password_blocking;
-use contact_vault::store::users;
 
 use crate::helpers::{TestApp, browser, csrf_in, location, spawn_app};
 
 async fn session_hashes(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT key_hash FROM sessions ORDER BY key_hash")
-        .fetch_all(&app.state.db)
+        .fetch_all(&app.db)
         .await
         .unwrap()
 }
@@ -241,20 +241,19 @@ async fn user_administration_needs_the_admins_password() {
             .await;
         assert_eq!(location(&res), "/admin/users", "{action}");
     }
-    let mut conn = app.state.db.acquire().await.unwrap();
     assert!(
-        users::find_by_username(&mut conn, "bob")
+        accounts::user_by_name(&app.state, "bob")
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        users::find_by_username(&mut conn, "dave")
+        accounts::user_by_name(&app.state, "dave")
             .await
             .unwrap()
             .is_some()
     );
-    let carol = users::find_by_username(&mut conn, "carol")
+    let carol = accounts::user_by_name(&app.state, "carol")
         .await
         .unwrap()
         .unwrap();
@@ -309,11 +308,7 @@ async fn an_old_weak_password_still_works_and_its_owner_is_asked_to_change_it() 
     let row = app.user_row("ann").await;
     let weak = "abcdefgh1";
     let hash = hash_password_blocking(weak.to_string()).await.unwrap();
-    let mut conn = app.state.db.acquire().await.unwrap();
-    users::set_password_hash(&mut conn, row.id, &hash)
-        .await
-        .unwrap();
-    drop(conn);
+    app.set_password_hash(row.id, &hash).await;
 
     let res = app
         .api_login_raw(json!({"username": "ann", "password": weak}))

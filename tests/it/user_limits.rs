@@ -101,7 +101,7 @@ async fn imports_are_limited_per_user_on_the_api_and_the_page() {
 
     // Nothing of the refused imports was stored: 1 + 2 + 3 + 4 rows.
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
-        .fetch_one(&app.state.db)
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(count, 10);

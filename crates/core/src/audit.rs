@@ -13,7 +13,11 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::crypto::chain::{AuditKey, keyed_hash, legacy_hash};
-use crate::store::audit::{self as rows, AuditRow};
+use crate::error::Result;
+use crate::store::audit as rows;
+use crate::vault::Vault;
+
+pub use crate::store::audit::AuditRow;
 
 /// The head is logged whenever this many more events have been written.
 pub const HEAD_LOG_EVERY: i64 = 1000;
@@ -67,7 +71,7 @@ pub struct Actor<'a> {
 
 /// Appends an event. Call it inside the write transaction (`store::begin_write`) that makes
 /// the change, so the change and its record land together and the chain stays linear.
-pub async fn record(
+pub(crate) async fn record(
     db: &mut SqliteConnection,
     key: &AuditKey,
     now: i64,
@@ -98,7 +102,7 @@ pub async fn record(
 }
 
 /// Records an event in a transaction of its own (for events that change nothing else).
-pub async fn record_alone(
+pub(crate) async fn record_alone(
     db: &SqlitePool,
     key: &AuditKey,
     now: i64,
@@ -167,8 +171,8 @@ impl std::str::FromStr for Head {
 }
 
 /// Logs the current head (at start-up).
-pub async fn log_current_head(db: &SqlitePool) -> sqlx::Result<()> {
-    match rows::head(db).await? {
+pub async fn log_current_head(vault: &Vault) -> Result<()> {
+    match rows::head(&vault.db).await? {
         Some((id, hash)) => log_head(id, &hash),
         None => tracing::info!(audit_head_id = 0, "audit chain is empty"),
     }
@@ -179,8 +183,9 @@ pub async fn log_current_head(db: &SqlitePool) -> sqlx::Result<()> {
 /// `AUDIT_CHAIN_KEYED` event whose keyed link covers the last legacy hash. Does nothing when
 /// the chain is empty, already ends in a keyed row, or does not verify as a legacy chain
 /// (that is left for `audit verify` to report). Returns the number of legacy rows anchored.
-pub async fn anchor_legacy_chain(db: &SqlitePool, key: &AuditKey, now: i64) -> sqlx::Result<usize> {
-    let mut tx = crate::store::begin_write(db).await?;
+pub async fn anchor_legacy_chain(vault: &Vault) -> Result<usize> {
+    let (key, now) = (&vault.keys.audit, vault.clock.now());
+    let mut tx = crate::store::begin_write(&vault.db).await?;
     let Some(last) = rows::last(&mut tx).await? else {
         return Ok(0);
     };
@@ -217,12 +222,22 @@ pub async fn anchor_legacy_chain(db: &SqlitePool, key: &AuditKey, now: i64) -> s
 /// A page of events, newest first: everyone's (`of_user` None, for admins) or one user's.
 /// The pages and the API both read the trail through this.
 pub async fn events(
-    db: &SqlitePool,
+    vault: &Vault,
     of_user: Option<i64>,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<AuditRow>, i64)> {
-    rows::page(db, of_user, limit, offset).await
+) -> Result<(Vec<AuditRow>, i64)> {
+    Ok(rows::page(&vault.db, of_user, limit, offset).await?)
+}
+
+/// The newest event's id and hash (what `audit verify --head` is given), if any.
+pub async fn head(vault: &Vault) -> Result<Option<(i64, String)>> {
+    Ok(rows::head(&vault.db).await?)
+}
+
+/// Every event, oldest first (for `audit verify` and inspection).
+pub async fn all(vault: &Vault) -> Result<Vec<AuditRow>> {
+    Ok(rows::all(&vault.db).await?)
 }
 
 /// The outcome of checking the whole chain.
@@ -299,8 +314,13 @@ pub fn verify_rows(all: &[AuditRow], key: &AuditKey, head: Option<&Head>) -> Ver
     Verdict::Ok { rows: all.len() }
 }
 
-pub async fn verify(db: &SqlitePool, key: &AuditKey, head: Option<&Head>) -> sqlx::Result<Verdict> {
-    Ok(verify_rows(&rows::all(db).await?, key, head))
+/// Checks the whole stored chain with the vault's audit key (see [`verify_rows`]).
+pub async fn verify(vault: &Vault, head: Option<&Head>) -> Result<Verdict> {
+    Ok(verify_rows(
+        &rows::all(&vault.db).await?,
+        &vault.keys.audit,
+        head,
+    ))
 }
 
 #[cfg(test)]

@@ -1,13 +1,25 @@
-//! The vault's core: what Contact Vault is, without any way of reaching it. Domain types that
-//! parse and validate ([`domain`]), the cryptography ([`crypto`]), every SQL statement
-//! ([`store`]), the keyed audit chain ([`audit`]) and the injectable clock ([`clock`]).
+//! The vault's core: what Contact Vault is and does, without any way of reaching it. Domain
+//! types that parse and validate ([`domain`]), the cryptography ([`crypto`]), the services
+//! ([`book`], [`inbox`], [`accounts`], [`tickets`], [`ops`], [`audit`]) and, private to this
+//! crate, every SQL statement (`store`). Every service takes the one [`Vault`] handle and
+//! answers with [`Error`].
 //!
-//! No HTTP, no templates: the crate does not depend on actix or askama, so the compiler keeps
-//! those out (see `docs/ARCHITECTURE.md`). The binary crate (`contact-vault`) holds the faces
-//! (pages, the JSON API, the CLI) and, for now, the services above the store.
+//! No HTTP, no templates: the crate does not depend on actix or askama, and nothing outside it
+//! can run SQL (see `docs/ARCHITECTURE.md`). The binary crate (`contact-vault`) holds the faces
+//! (pages, the JSON API, the CLI).
 
+pub mod accounts;
 pub mod audit;
+pub mod book;
 pub mod clock;
 pub mod crypto;
 pub mod domain;
-pub mod store;
+pub mod error;
+pub mod inbox;
+pub mod ops;
+pub(crate) mod store;
+pub mod tickets;
+pub mod vault;
+
+pub use error::{Error, FieldErrors, Result};
+pub use vault::Vault;

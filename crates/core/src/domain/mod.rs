@@ -3,6 +3,7 @@
 pub mod contact;
 pub mod paging;
 pub mod password;
+pub mod phone;
 mod role;
 pub mod submission;
 mod username;

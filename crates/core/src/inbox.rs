@@ -2,20 +2,20 @@
 //! (read, annotate, set a status, delete, turn into a contact). Every action is audited with
 //! ids only.
 
+use crate::accounts::actor;
 use crate::audit::{self, Actor, action};
-use crate::auth::flows::actor;
-use crate::book::{self, BookError};
+use crate::book;
 use crate::crypto::blind;
 use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, phone_digits};
 use crate::domain::paging::Paging;
+use crate::domain::phone::PhoneInfo;
 use crate::domain::submission::Submission;
-use crate::error::AppError;
-use crate::spam::phone::PhoneInfo;
-use crate::state::AppState;
+use crate::error::Error;
 use crate::store::submissions::{self as rows, SubmissionRow};
 use crate::store::{self, users::UserRow};
+use crate::vault::Vault;
 
 pub const STATUSES: [&str; 4] = ["new", "contacted", "closed", "spam"];
 pub const MAX_NOTE: usize = 2000;
@@ -62,11 +62,11 @@ pub fn repeat_key(keys: &Keys, email: &str, phone: &str) -> String {
     )
 }
 
-fn open(keys: &Keys, row: SubmissionRow) -> Result<SubmissionView, AppError> {
+fn open(keys: &Keys, row: SubmissionRow) -> Result<SubmissionView, Error> {
     let field = |t: &str| {
         keys.cipher
             .decrypt(t)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("submission {}: {e}", row.id)))
+            .map_err(|e| Error::Internal(anyhow::anyhow!("submission {}: {e}", row.id)))
     };
     Ok(SubmissionView {
         name: field(&row.name)?,
@@ -88,13 +88,9 @@ fn open(keys: &Keys, row: SubmissionRow) -> Result<SubmissionView, AppError> {
 }
 
 /// Stores a visitor's message.
-pub async fn submit(
-    state: &AppState,
-    s: &Submission,
-    phone: &PhoneInfo,
-) -> Result<String, AppError> {
-    let keys = &state.keys;
-    let now = state.clock.now();
+pub async fn submit(vault: &Vault, s: &Submission, phone: &PhoneInfo) -> Result<String, Error> {
+    let keys = &vault.keys;
+    let now = vault.clock.now();
     let id = new_id();
     let date_format = time::macros::format_description!("[year]-[month]-[day]");
     let row = SubmissionRow {
@@ -116,7 +112,7 @@ pub async fn submit(
         updated: now,
         nth: 0,
     };
-    let mut tx = store::begin_write(&state.db).await?;
+    let mut tx = store::begin_write(&vault.db).await?;
     rows::insert(&mut tx, &row).await?;
     let visitor = Actor {
         user_id: None,
@@ -124,7 +120,7 @@ pub async fn submit(
     };
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         visitor,
         action::RECEIVE_SUBMISSION,
@@ -137,21 +133,21 @@ pub async fn submit(
 
 /// One page of the inbox, newest first.
 pub async fn list(
-    state: &AppState,
+    vault: &Vault,
     status: Option<&str>,
     paging: Paging,
-) -> Result<(Vec<SubmissionView>, i64), AppError> {
-    let (found, total) = rows::page(&state.db, status, paging.per_page, paging.offset()).await?;
+) -> Result<(Vec<SubmissionView>, i64), Error> {
+    let (found, total) = rows::page(&vault.db, status, paging.per_page, paging.offset()).await?;
     let views = found
         .into_iter()
-        .map(|r| open(&state.keys, r))
+        .map(|r| open(&vault.keys, r))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((views, total))
 }
 
 /// Count per status, in the order of [`STATUSES`].
-pub async fn counts(state: &AppState) -> Result<Vec<(&'static str, i64)>, AppError> {
-    let found = rows::counts(&state.db).await?;
+pub async fn counts(vault: &Vault) -> Result<Vec<(&'static str, i64)>, Error> {
+    let found = rows::counts(&vault.db).await?;
     Ok(STATUSES
         .iter()
         .map(|s| {
@@ -167,40 +163,40 @@ pub async fn counts(state: &AppState) -> Result<Vec<(&'static str, i64)>, AppErr
         .collect())
 }
 
-async fn find(state: &AppState, id: &str) -> Result<SubmissionView, AppError> {
-    let row = rows::find(&mut *state.db.acquire().await?, id)
+async fn find(vault: &Vault, id: &str) -> Result<SubmissionView, Error> {
+    let row = rows::find(&mut *vault.db.acquire().await?, id)
         .await?
-        .ok_or(AppError::NotFound)?;
-    open(&state.keys, row)
+        .ok_or(Error::NotFound)?;
+    open(&vault.keys, row)
 }
 
 /// Reads a submission with its notes; the reading is audited.
 pub async fn view(
-    state: &AppState,
+    vault: &Vault,
     admin: &UserRow,
     id: &str,
-) -> Result<(SubmissionView, Vec<NoteView>), AppError> {
-    let view = find(state, id).await?;
-    let notes = rows::notes(&state.db, id)
+) -> Result<(SubmissionView, Vec<NoteView>), Error> {
+    let view = find(vault, id).await?;
+    let notes = rows::notes(&vault.db, id)
         .await?
         .into_iter()
         .map(|n| {
-            let body = state
+            let body = vault
                 .keys
                 .cipher
                 .decrypt(&n.body)
-                .map_err(|e| AppError::Internal(e.into()))?;
+                .map_err(|e| Error::Internal(e.into()))?;
             Ok(NoteView {
                 author: n.author,
                 body,
                 created: n.created,
             })
         })
-        .collect::<Result<Vec<_>, AppError>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     audit::record_alone(
-        &state.db,
-        &state.keys.audit,
-        state.clock.now(),
+        &vault.db,
+        &vault.keys.audit,
+        vault.clock.now(),
         actor(admin),
         action::VIEW_SUBMISSION,
         &format!("id={id}"),
@@ -209,36 +205,31 @@ pub async fn view(
     Ok((view, notes))
 }
 
-pub async fn add_note(
-    state: &AppState,
-    admin: &UserRow,
-    id: &str,
-    body: &str,
-) -> Result<(), AppError> {
+pub async fn add_note(vault: &Vault, admin: &UserRow, id: &str, body: &str) -> Result<(), Error> {
     let body = body.trim();
     if body.is_empty() {
-        return Err(AppError::field("note", "Write something first."));
+        return Err(Error::field("note", "Write something first."));
     }
     if body.chars().count() > MAX_NOTE {
-        return Err(AppError::field(
+        return Err(Error::field(
             "note",
             format!("At most {MAX_NOTE} characters."),
         ));
     }
-    let now = state.clock.now();
-    let mut tx = store::begin_write(&state.db).await?;
-    rows::find(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let now = vault.clock.now();
+    let mut tx = store::begin_write(&vault.db).await?;
+    rows::find(&mut tx, id).await?.ok_or(Error::NotFound)?;
     rows::add_note(
         &mut tx,
         id,
         &admin.username,
-        &state.keys.cipher.encrypt(body),
+        &vault.keys.cipher.encrypt(body),
         now,
     )
     .await?;
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(admin),
         action::NOTE_SUBMISSION,
@@ -250,23 +241,23 @@ pub async fn add_note(
 }
 
 pub async fn set_status(
-    state: &AppState,
+    vault: &Vault,
     admin: &UserRow,
     id: &str,
     status: &str,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let status = STATUSES
         .iter()
         .find(|s| **s == status.trim())
-        .ok_or_else(|| AppError::field("status", "Choose new, contacted, closed or spam."))?;
-    let now = state.clock.now();
-    let mut tx = store::begin_write(&state.db).await?;
+        .ok_or_else(|| Error::field("status", "Choose new, contacted, closed or spam."))?;
+    let now = vault.clock.now();
+    let mut tx = store::begin_write(&vault.db).await?;
     if !rows::set_status(&mut tx, id, status, now).await? {
-        return Err(AppError::NotFound);
+        return Err(Error::NotFound);
     }
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(admin),
         action::STATUS_SUBMISSION,
@@ -277,15 +268,15 @@ pub async fn set_status(
     Ok(())
 }
 
-pub async fn delete(state: &AppState, admin: &UserRow, id: &str) -> Result<(), AppError> {
-    let now = state.clock.now();
-    let mut tx = store::begin_write(&state.db).await?;
+pub async fn delete(vault: &Vault, admin: &UserRow, id: &str) -> Result<(), Error> {
+    let now = vault.clock.now();
+    let mut tx = store::begin_write(&vault.db).await?;
     if !rows::delete(&mut tx, id).await? {
-        return Err(AppError::NotFound);
+        return Err(Error::NotFound);
     }
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(admin),
         action::DELETE_SUBMISSION,
@@ -297,10 +288,10 @@ pub async fn delete(state: &AppState, admin: &UserRow, id: &str) -> Result<(), A
 }
 
 /// Creates a contact in the admin's own book from a submission and links the two.
-pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<String, BookError> {
-    let s = find(state, id).await.map_err(|e| match e {
-        AppError::NotFound => BookError::NotFound,
-        other => BookError::Internal(anyhow::anyhow!("{other}")),
+pub async fn convert(vault: &Vault, admin: &UserRow, id: &str) -> Result<String, Error> {
+    let s = find(vault, id).await.map_err(|e| match e {
+        Error::NotFound => Error::NotFound,
+        other => Error::Internal(anyhow::anyhow!("{other}")),
     })?;
     let draft = ContactDraft {
         name: Some(s.name),
@@ -315,16 +306,16 @@ pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<Stri
         tags: Some(vec!["contact-form".into()]),
         ..ContactDraft::default()
     };
-    let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
-    let now = state.clock.now();
-    let mut tx = store::begin_write(&state.db).await?;
-    let inserted = book::insert_in(&mut tx, state, admin, contact).await?;
+    let contact = Contact::parse(draft).map_err(Error::Invalid)?;
+    let now = vault.clock.now();
+    let mut tx = store::begin_write(&vault.db).await?;
+    let inserted = book::insert_in(&mut tx, vault, admin, contact).await?;
     let contact_id = inserted.view.id.clone();
     rows::set_contact(&mut tx, id, &contact_id, now).await?;
     let detail = format!("id={id} contact_id={contact_id}");
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(admin),
         action::CONVERT_SUBMISSION,
@@ -332,6 +323,6 @@ pub async fn convert(state: &AppState, admin: &UserRow, id: &str) -> Result<Stri
     )
     .await?;
     tx.commit().await?;
-    book::created_in_cache(state, admin, &inserted);
+    book::created_in_cache(vault, admin, &inserted);
     Ok(contact_id)
 }

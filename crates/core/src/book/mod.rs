@@ -7,21 +7,21 @@ pub mod directory;
 pub mod legacy;
 pub mod query;
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::actor;
 use crate::audit::{self, action};
-use crate::auth::flows::actor;
 use crate::crypto::blind;
 use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, dup_name, phone_digits};
-use crate::error::AppError;
-use crate::state::AppState;
-use crate::store::contacts::{self as rows, ContactRow, SealedContact, UpdateOutcome};
+use crate::error::Error;
+use crate::store::contacts::{self as rows, UpdateOutcome};
 use crate::store::{self, users::UserRow};
+use crate::vault::Vault;
 
+/// A stored contact (every personal field a Fernet token), as [`seal`] makes and [`open`] reads it.
+pub use crate::store::contacts::{ContactRow, SealedContact};
 pub use directory::{Change, Directory, DirectoryCache, Entry};
 pub use query::{ListQuery, Sort};
 
@@ -32,37 +32,6 @@ pub struct ContactView {
     pub contact: Contact,
     pub created: i64,
     pub updated: i64,
-}
-
-/// Why a write did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum BookError {
-    #[error("invalid input")]
-    Invalid(BTreeMap<String, String>),
-    /// Same name and phone digits as this existing contact of the same user.
-    #[error("duplicate contact")]
-    Duplicate(Option<String>),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for BookError {
-    fn from(e: sqlx::Error) -> Self {
-        BookError::Internal(e.into())
-    }
-}
-
-impl From<BookError> for AppError {
-    fn from(e: BookError) -> Self {
-        match e {
-            BookError::Invalid(fields) => AppError::Validation(fields),
-            BookError::Duplicate(_) => AppError::Conflict("duplicate contact".into()),
-            BookError::NotFound => AppError::NotFound,
-            BookError::Internal(e) => AppError::Internal(e),
-        }
-    }
 }
 
 /// The searchable fields, encrypted together into `contacts.summary`.
@@ -168,34 +137,34 @@ fn entry_of(view: &ContactView, seq: i64) -> Entry {
     )
 }
 
-pub async fn get(state: &AppState, user: &UserRow, id: &str) -> Result<ContactView, BookError> {
-    let mut conn = state.db.acquire().await?;
+pub async fn get(vault: &Vault, user: &UserRow, id: &str) -> Result<ContactView, Error> {
+    let mut conn = vault.db.acquire().await?;
     let row = rows::find(&mut conn, user.id, id)
         .await?
-        .ok_or(BookError::NotFound)?;
-    Ok(open(&state.keys, &row)?)
+        .ok_or(Error::NotFound)?;
+    Ok(open(&vault.keys, &row)?)
 }
 
 /// The id of the user's contact that `contact` would duplicate, if any.
 pub async fn duplicate_of(
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     contact: &Contact,
-) -> Result<Option<String>, BookError> {
-    let mut conn = state.db.acquire().await?;
-    Ok(rows::id_by_dup_key(&mut conn, user.id, &dup_key(&state.keys, user.id, contact)).await?)
+) -> Result<Option<String>, Error> {
+    let mut conn = vault.db.acquire().await?;
+    Ok(rows::id_by_dup_key(&mut conn, user.id, &dup_key(&vault.keys, user.id, contact)).await?)
 }
 
 pub async fn create(
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     draft: ContactDraft,
-) -> Result<ContactView, BookError> {
-    let contact = Contact::parse(draft).map_err(BookError::Invalid)?;
-    let mut tx = store::begin_write(&state.db).await?;
-    let inserted = insert_in(&mut tx, state, user, contact).await?;
+) -> Result<ContactView, Error> {
+    let contact = Contact::parse(draft).map_err(Error::Invalid)?;
+    let mut tx = store::begin_write(&vault.db).await?;
+    let inserted = insert_in(&mut tx, vault, user, contact).await?;
     tx.commit().await?;
-    created_in_cache(state, user, &inserted);
+    created_in_cache(vault, user, &inserted);
     Ok(inserted.view)
 }
 
@@ -212,21 +181,21 @@ pub struct Inserted {
 /// bump); call [`created_in_cache`] after the commit.
 pub async fn insert_in(
     tx: &mut sqlx::SqliteConnection,
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     contact: Contact,
-) -> Result<Inserted, BookError> {
-    let now = state.clock.now();
+) -> Result<Inserted, Error> {
+    let now = vault.clock.now();
     let id = new_id();
-    let row = seal(&state.keys, user.id, &id, &contact, now, now)?;
+    let row = seal(&vault.keys, user.id, &id, &contact, now, now)?;
     let Some(seq) = rows::insert(tx, &row).await? else {
         let existing = rows::id_by_dup_key(tx, user.id, &row.dup_key).await?;
-        return Err(BookError::Duplicate(existing));
+        return Err(Error::Duplicate(existing));
     };
     let version = rows::bump_version(tx, user.id).await?;
     audit::record(
         tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(user),
         action::ADD_CONTACT,
@@ -246,21 +215,21 @@ pub async fn insert_in(
 }
 
 /// Lets the cached directory know about a committed [`insert_in`].
-pub fn created_in_cache(state: &AppState, user: &UserRow, inserted: &Inserted) {
+pub fn created_in_cache(vault: &Vault, user: &UserRow, inserted: &Inserted) {
     let entry = entry_of(&inserted.view, inserted.seq);
-    state
+    vault
         .directories
         .apply(user.id, inserted.version, Change::Upsert(entry));
 }
 
 /// Overwrites the fields the draft carries; the others keep their value (PUT semantics).
 pub async fn update(
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     id: &str,
     draft: ContactDraft,
-) -> Result<ContactView, BookError> {
-    let current = get(state, user, id).await?;
+) -> Result<ContactView, Error> {
+    let current = get(vault, user, id).await?;
     let c = current.contact;
     let merged = ContactDraft {
         name: draft.name.or(Some(c.name)),
@@ -272,9 +241,9 @@ pub async fn update(
         tags: draft.tags.or(Some(c.tags)),
         favorite: draft.favorite.or(Some(c.favorite)),
     };
-    let contact = Contact::parse(merged).map_err(BookError::Invalid)?;
+    let contact = Contact::parse(merged).map_err(Error::Invalid)?;
     rewrite(
-        state,
+        vault,
         user,
         id,
         contact,
@@ -286,16 +255,16 @@ pub async fn update(
 }
 
 pub async fn toggle_favorite(
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     id: &str,
-) -> Result<ContactView, BookError> {
-    let current = get(state, user, id).await?;
+) -> Result<ContactView, Error> {
+    let current = get(vault, user, id).await?;
     let mut contact = current.contact;
     contact.favorite = !contact.favorite;
     let detail = format!("id={id} favorite={}", contact.favorite);
     rewrite(
-        state,
+        vault,
         user,
         id,
         contact,
@@ -308,29 +277,29 @@ pub async fn toggle_favorite(
 
 /// Stores a new version of an existing contact, with its audit row, in one transaction.
 async fn rewrite(
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     id: &str,
     contact: Contact,
     created: i64,
     audit_action: &str,
     detail: &str,
-) -> Result<ContactView, BookError> {
-    let now = state.clock.now();
-    let row = seal(&state.keys, user.id, id, &contact, created, now)?;
-    let mut tx = store::begin_write(&state.db).await?;
+) -> Result<ContactView, Error> {
+    let now = vault.clock.now();
+    let row = seal(&vault.keys, user.id, id, &contact, created, now)?;
+    let mut tx = store::begin_write(&vault.db).await?;
     match rows::update(&mut tx, &row).await? {
         UpdateOutcome::Updated => {}
-        UpdateOutcome::NotFound => return Err(BookError::NotFound),
+        UpdateOutcome::NotFound => return Err(Error::NotFound),
         UpdateOutcome::Duplicate => {
             let existing = rows::id_by_dup_key(&mut tx, user.id, &row.dup_key).await?;
-            return Err(BookError::Duplicate(existing));
+            return Err(Error::Duplicate(existing));
         }
     }
     let version = rows::bump_version(&mut tx, user.id).await?;
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(user),
         audit_action,
@@ -344,22 +313,22 @@ async fn rewrite(
         created,
         updated: now,
     };
-    state
+    vault
         .directories
         .apply(user.id, version, Change::Upsert(entry_of(&view, 0)));
     Ok(view)
 }
 
-pub async fn delete(state: &AppState, user: &UserRow, id: &str) -> Result<(), BookError> {
-    let now = state.clock.now();
-    let mut tx = store::begin_write(&state.db).await?;
+pub async fn delete(vault: &Vault, user: &UserRow, id: &str) -> Result<(), Error> {
+    let now = vault.clock.now();
+    let mut tx = store::begin_write(&vault.db).await?;
     if !rows::delete(&mut tx, user.id, id).await? {
-        return Err(BookError::NotFound);
+        return Err(Error::NotFound);
     }
     let version = rows::bump_version(&mut tx, user.id).await?;
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(user),
         action::DELETE_CONTACT,
@@ -367,7 +336,7 @@ pub async fn delete(state: &AppState, user: &UserRow, id: &str) -> Result<(), Bo
     )
     .await?;
     tx.commit().await?;
-    state
+    vault
         .directories
         .apply(user.id, version, Change::Remove(id.to_string()));
     Ok(())
@@ -387,12 +356,12 @@ pub struct ListPage {
 }
 
 /// Filters, sorts and pages on the directory; decrypts only the rows of the page.
-pub async fn list(state: &AppState, user: &UserRow, q: &ListQuery) -> Result<ListPage, BookError> {
+pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPage, Error> {
     // The user's row was read at the start of this request: its book version covers every
     // write committed before the request began, which saves a query per list.
-    let dir = state
+    let dir = vault
         .directories
-        .at_least(state, user.id, user.data_version)
+        .at_least(vault, user.id, user.data_version)
         .await?;
     let (ids, total) = dir.select(q);
     let (tags, stats_total, stats_favorites) =
@@ -400,12 +369,12 @@ pub async fn list(state: &AppState, user: &UserRow, q: &ListQuery) -> Result<Lis
     // Not held across an await: a write meanwhile would have to copy it (`Arc::make_mut` in
     // the directory cache; a pointer per contact).
     drop(dir);
-    let mut fetched = rows::find_many(&state.db, user.id, &ids).await?;
+    let mut fetched = rows::find_many(&vault.db, user.id, &ids).await?;
     let mut contacts = Vec::with_capacity(ids.len());
     for id in &ids {
         if let Some(pos) = fetched.iter().position(|r| &r.id == id) {
             let row = fetched.swap_remove(pos);
-            contacts.push(open(&state.keys, &row)?);
+            contacts.push(open(&vault.keys, &row)?);
         }
     }
     Ok(ListPage {

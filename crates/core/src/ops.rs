@@ -5,8 +5,8 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::audit::{self, Actor, action};
-use crate::state::AppState;
 use crate::store::{self, rotation};
+use crate::vault::Vault;
 
 /// What a rotation did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,14 +20,14 @@ pub struct RotationReport {
 /// writing at the same time never loses an update). Safe to stop at any point and run again:
 /// finished batches stay done, values already under the primary key are left alone.
 pub async fn rotate(
-    state: &AppState,
+    vault: &Vault,
     batch_size: i64,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<RotationReport> {
-    let cipher = &state.keys.cipher;
+    let cipher = &vault.keys.cipher;
     let mut total = 0u64;
     {
-        let mut conn = state.db.acquire().await?;
+        let mut conn = vault.db.acquire().await?;
         for t in rotation::ENCRYPTED {
             total += rotation::count(&mut conn, t).await? as u64;
         }
@@ -36,7 +36,7 @@ pub async fn rotate(
     for t in rotation::ENCRYPTED {
         let mut after = 0i64;
         loop {
-            let mut tx = store::begin_write(&state.db).await?;
+            let mut tx = store::begin_write(&vault.db).await?;
             let rows = rotation::batch(&mut tx, t, after, batch_size.max(1)).await?;
             let Some(last) = rows.last().map(|(rowid, _)| *rowid) else {
                 break;
@@ -77,9 +77,9 @@ pub async fn rotate(
         cipher.fingerprints()[0]
     );
     audit::record_alone(
-        &state.db,
-        &state.keys.audit,
-        state.clock.now(),
+        &vault.db,
+        &vault.keys.audit,
+        vault.clock.now(),
         Actor {
             user_id: None,
             username: "cli",
@@ -93,7 +93,7 @@ pub async fn rotate(
 
 /// A consistent copy of the live database (`VACUUM INTO`), safe while the server runs, in a
 /// new file of mode 0600. Keys are not in it: back them up separately.
-pub async fn backup(state: &AppState, target: &Path) -> anyhow::Result<()> {
+pub async fn backup(vault: &Vault, target: &Path) -> anyhow::Result<()> {
     if target.exists() {
         bail!(
             "{} exists already; choose a new file name",
@@ -107,7 +107,7 @@ pub async fn backup(state: &AppState, target: &Path) -> anyhow::Result<()> {
     // create a new one with the umask's, 0644).
     store::private::create_new(target)
         .with_context(|| format!("cannot create {}", target.display()))?;
-    if let Err(e) = store::maintenance::vacuum_into(&state.db, path).await {
+    if let Err(e) = store::maintenance::vacuum_into(&vault.db, path).await {
         let _ = std::fs::remove_file(target);
         return Err(e.into());
     }
@@ -161,4 +161,39 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
     }
     std::fs::rename(&tmp, db_path)?;
     Ok(())
+}
+
+/// What [`purge_expired`] removed, table by table, or why it could not.
+pub struct Purged {
+    pub failures: Vec<(&'static str, crate::error::Error)>,
+}
+
+/// Deletes expired sessions, API tokens, remembered devices and form tickets, and sign-in
+/// counters nobody has added to for a day. Each table on its own: one failing does not stop
+/// the rest; the failures are returned for the log.
+pub async fn purge_expired(vault: &Vault, now: i64) -> Purged {
+    let db = &vault.db;
+    let stale = now - crate::accounts::lockout::FORGET_SECONDS;
+    let results = [
+        ("sessions", store::sessions::purge_expired(db, now).await),
+        ("API tokens", store::tokens::purge_expired(db, now).await),
+        (
+            "sign-in counters",
+            store::login_guard::purge_failures(db, stale).await,
+        ),
+        (
+            "remembered devices",
+            store::login_guard::purge_devices(db, now).await,
+        ),
+        (
+            "form tickets",
+            store::form_tickets::purge_expired(db, now).await,
+        ),
+    ];
+    Purged {
+        failures: results
+            .into_iter()
+            .filter_map(|(what, result)| result.err().map(|e| (what, e.into())))
+            .collect(),
+    }
 }

@@ -3,20 +3,20 @@
 
 use std::collections::HashSet;
 
-use actix_web::web::Bytes;
-use futures_util::Stream;
+use bytes::Bytes;
 
+use crate::accounts::actor;
 use crate::audit::{self, action};
-use crate::auth::flows::actor;
 use crate::clock::{parse_timestamp, rfc3339};
 use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, split_tags};
-use crate::state::AppState;
 use crate::store::contacts::{self as rows, ContactRow, SealedContact};
 use crate::store::{self, users::UserRow};
+use crate::vault::Vault;
 
-use super::{BookError, open, seal};
+use super::{open, seal};
+use crate::error::Error;
 
 /// Largest accepted upload.
 pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
@@ -41,7 +41,7 @@ pub enum ImportError {
     #[error("{0}")]
     File(String),
     #[error(transparent)]
-    Book(#[from] BookError),
+    Book(#[from] Error),
 }
 
 /// A valid row of an import file.
@@ -230,29 +230,27 @@ fn seal_all(
 /// Imports a CSV file into `user`'s book: all rows or none. Rows that duplicate an existing
 /// contact or an earlier row are skipped.
 pub async fn import(
-    state: &AppState,
+    vault: &Vault,
     user: &UserRow,
     data: &[u8],
 ) -> Result<ImportReport, ImportError> {
-    let now = state.clock.now();
+    let now = vault.clock.now();
     let owner = user.id;
     // Parsing and encrypting are the slow part: do them off the async workers, on every core,
     // before taking the write lock.
-    let keys = state.keys.clone();
+    let keys = vault.keys.clone();
     let data = data.to_vec();
     let (sealed, ignored_columns) = tokio::task::spawn_blocking(move || {
         let (parsed, ignored) = parse_file(&data)?;
-        let sealed = seal_all(&keys, owner, &parsed, now).map_err(BookError::Internal)?;
+        let sealed = seal_all(&keys, owner, &parsed, now).map_err(Error::Internal)?;
         Ok::<_, ImportError>((sealed, ignored))
     })
     .await
-    .map_err(|e| BookError::Internal(e.into()))??;
-    let mut tx = store::begin_write(&state.db)
-        .await
-        .map_err(BookError::from)?;
+    .map_err(|e| Error::Internal(e.into()))??;
+    let mut tx = store::begin_write(&vault.db).await.map_err(Error::from)?;
     let mut known: HashSet<String> = rows::dup_keys(&mut tx, owner)
         .await
-        .map_err(BookError::from)?
+        .map_err(Error::from)?
         .into_iter()
         .collect();
     let mut report = ImportReport {
@@ -265,25 +263,25 @@ pub async fn import(
         .collect();
     report.added = rows::insert_many(&mut tx, &fresh)
         .await
-        .map_err(BookError::from)? as usize;
+        .map_err(Error::from)? as usize;
     report.skipped = sealed.len() - report.added;
     if report.added > 0 {
         rows::bump_version(&mut tx, owner)
             .await
-            .map_err(BookError::from)?;
+            .map_err(Error::from)?;
     }
     let detail = format!("added={} skipped={}", report.added, report.skipped);
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         actor(user),
         action::IMPORT_CSV,
         &detail,
     )
     .await
-    .map_err(BookError::from)?;
-    tx.commit().await.map_err(BookError::from)?;
+    .map_err(Error::from)?;
+    tx.commit().await.map_err(Error::from)?;
     Ok(report)
 }
 
@@ -317,14 +315,14 @@ pub fn header() -> anyhow::Result<Bytes> {
 }
 
 /// Records the export in the audit log and returns how many contacts it will contain.
-pub async fn begin_export(state: &AppState, user: &UserRow) -> Result<i64, BookError> {
+pub async fn begin_export(vault: &Vault, user: &UserRow) -> Result<i64, Error> {
     // Not held across the awaits below (see `book::list`).
-    let count = state.directories.get(state, user.id).await?.len() as i64;
-    let mut tx = store::begin_write(&state.db).await?;
+    let count = vault.directories.get(vault, user.id).await?.len() as i64;
+    let mut tx = store::begin_write(&vault.db).await?;
     audit::record(
         &mut tx,
-        &state.keys.audit,
-        state.clock.now(),
+        &vault.keys.audit,
+        vault.clock.now(),
         actor(user),
         action::EXPORT_CSV,
         &format!("count={count}"),
@@ -334,39 +332,15 @@ pub async fn begin_export(state: &AppState, user: &UserRow) -> Result<i64, BookE
     Ok(count)
 }
 
-/// The rows of `owner_id`'s book, a batch at a time, so memory stays flat however large the
-/// book is. The header comes first.
-pub fn export_stream(
-    state: actix_web::web::Data<AppState>,
-    owner_id: i64,
-) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
-    futures_util::stream::unfold(Some(0i64), move |cursor| {
-        let state = state.clone();
-        async move {
-            let after = cursor?;
-            let chunk = export_batch(&state, owner_id, after).await;
-            match chunk {
-                Ok(None) => None,
-                Ok(Some((bytes, next))) => Some((Ok(bytes), Some(next))),
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "export failed part-way");
-                    Some((
-                        Err(actix_web::error::ErrorInternalServerError("export failed")),
-                        None,
-                    ))
-                }
-            }
-        }
-    })
-}
-
-/// One batch as CSV text; cursor 0 also yields the header. `None` at the end.
-async fn export_batch(
-    state: &AppState,
+/// One batch of `owner_id`'s book as CSV text, the rows after cursor `after` and the cursor to
+/// pass next; cursor 0 also yields the header. `None` at the end. A face streams the book this
+/// way, so memory stays flat however large the book is.
+pub async fn export_batch(
+    vault: &Vault,
     owner_id: i64,
     after: i64,
 ) -> anyhow::Result<Option<(Bytes, i64)>> {
-    let batch = rows::batch_after(&state.db, owner_id, after, EXPORT_BATCH).await?;
+    let batch = rows::batch_after(&vault.db, owner_id, after, EXPORT_BATCH).await?;
     let mut out = if after == 0 {
         header()?.to_vec()
     } else {
@@ -377,7 +351,7 @@ async fn export_batch(
         return Ok((after == 0).then(|| (Bytes::from(out), i64::MAX)));
     };
     // Decrypting is the slow part: off the async workers, split across the cores.
-    let keys = state.keys.clone();
+    let keys = vault.keys.clone();
     let lines = tokio::task::spawn_blocking(move || {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())

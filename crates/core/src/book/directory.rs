@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 
 use crate::crypto::FieldCipher;
 use crate::domain::contact::{fold, phone_digits};
-use crate::state::AppState;
-use crate::store::contacts::{self as rows, SummaryRow};
+use crate::store::contacts as rows;
+use crate::vault::Vault;
+
+/// One stored summary, as the directory is built from it.
+pub use crate::store::contacts::SummaryRow;
 
 use super::{ListQuery, Sort, Summary};
 
@@ -460,16 +463,16 @@ impl DirectoryCache {
     }
 
     /// A directory of `owner_id`'s book with every change committed before this call.
-    pub async fn get(&self, state: &AppState, owner_id: i64) -> anyhow::Result<Arc<Directory>> {
-        let version = rows::version(&state.db, owner_id).await?;
-        self.at_least(state, owner_id, version).await
+    pub async fn get(&self, vault: &Vault, owner_id: i64) -> anyhow::Result<Arc<Directory>> {
+        let version = rows::version(&vault.db, owner_id).await?;
+        self.at_least(vault, owner_id, version).await
     }
 
     /// A directory of `owner_id`'s book with every change up to `version` (the book's version
     /// read earlier in the request, e.g. with the user's row).
     pub async fn at_least(
         &self,
-        state: &AppState,
+        vault: &Vault,
         owner_id: i64,
         version: i64,
     ) -> anyhow::Result<Arc<Directory>> {
@@ -488,7 +491,7 @@ impl DirectoryCache {
             cache: self,
             owner_id,
         };
-        let built = self.build(state, owner_id).await;
+        let built = self.build(vault, owner_id).await;
         // (Declared after `_collecting`, so released before it drops and locks again.)
         let mut books = self.lock();
         let early = books.building.remove(&owner_id).unwrap_or_default();
@@ -499,12 +502,12 @@ impl DirectoryCache {
         Ok(dir)
     }
 
-    async fn build(&self, state: &AppState, owner_id: i64) -> anyhow::Result<Directory> {
+    async fn build(&self, vault: &Vault, owner_id: i64) -> anyhow::Result<Directory> {
         // The summaries are read after the version, so they hold at least that version; the
         // changes collected meanwhile are applied again on top, in order, which is harmless.
-        let version = rows::version(&state.db, owner_id).await?;
-        let summaries = rows::summaries(&state.db, owner_id).await?;
-        let cipher = state.keys.cipher.clone();
+        let version = rows::version(&vault.db, owner_id).await?;
+        let summaries = rows::summaries(&vault.db, owner_id).await?;
+        let cipher = vault.keys.cipher.clone();
         tokio::task::spawn_blocking(move || build(version, summaries, &cipher)).await?
     }
 

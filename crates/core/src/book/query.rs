@@ -17,8 +17,11 @@ pub enum Sort {
 }
 
 /// The query string as sent; every value optional and unchecked.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// (With the `openapi` feature, which the API face turns on, it also describes itself for the
+/// OpenAPI document.)
+#[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct RawListQuery {
     /// Case-insensitive substring of name, phone, email or company (at most 200 characters).
     pub q: Option<String>,

@@ -31,6 +31,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Map, Value};
 
+use crate::accounts::{NewUser, insert_user};
 use crate::audit::{self, Actor, action};
 use crate::clock::{parse_timestamp, rfc3339};
 use crate::crypto::FieldCipher;
@@ -38,8 +39,8 @@ use crate::crypto::password::{legacy_pbkdf2_stored, legacy_sha256_stored};
 use crate::crypto::token::{new_id, sha256_hex};
 use crate::domain::contact::{Contact, ContactDraft, split_tags};
 use crate::domain::{Role, Username};
-use crate::state::AppState;
 use crate::store::{self, contacts, users};
+use crate::vault::Vault;
 
 const KEY_FILE: &str = "key.key";
 const USER_FILE: &str = "user_db.json";
@@ -170,11 +171,11 @@ struct LegacyFolder {
 }
 
 /// Imports the legacy data folder `dir`. See the module documentation.
-pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySummary> {
+pub async fn import_dir(vault: &Vault, dir: &Path) -> anyhow::Result<LegacySummary> {
     let folder = read_folder(dir)?;
-    let now = state.clock.now();
+    let now = vault.clock.now();
     let mut summary = LegacySummary::default();
-    let mut tx = store::begin_write(&state.db).await?;
+    let mut tx = store::begin_write(&vault.db).await?;
     // Username -> user id here, for owners and audit actors; None for names with no user.
     let mut ids: HashMap<String, Option<i64>> = HashMap::new();
 
@@ -189,28 +190,15 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
             ids.insert(name.to_string(), Some(existing.id));
             continue;
         }
-        let created = user.created.unwrap_or(now);
-        let id = users::create(
-            &mut tx,
-            &user.username,
-            &user.stored_hash,
-            user.role,
-            created,
-        )
-        .await?
-        .with_context(|| format!("{USER_FILE} user {name}: the name is taken"))?;
-        audit::record(
-            &mut tx,
-            &state.keys.audit,
-            now,
-            cli,
-            action::CREATE_USER,
-            &format!(
-                "user_id={id} username={name} role={} via=import-legacy",
-                user.role.as_str()
-            ),
-        )
-        .await?;
+        let new = NewUser {
+            name: &user.username,
+            stored_hash: &user.stored_hash,
+            role: user.role,
+            created: user.created.unwrap_or(now),
+        };
+        let id = insert_user(&mut tx, vault, cli, &new, Some("import-legacy"))
+            .await?
+            .with_context(|| format!("{USER_FILE} user {name}: the name is taken"))?;
         summary.users_added += 1;
         ids.insert(name.to_string(), Some(id));
     }
@@ -231,7 +219,7 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
         let created = c.created.unwrap_or(now);
         let updated = c.updated.unwrap_or(created);
         let row = super::seal(
-            &state.keys,
+            &vault.keys,
             owner_id,
             &new_id(),
             &c.contact,
@@ -266,7 +254,7 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
         let detail = format!("legacy_id={}", event.id.value);
         audit::record(
             &mut tx,
-            &state.keys.audit,
+            &vault.keys.audit,
             event.ts,
             actor,
             &event.action,
@@ -278,7 +266,7 @@ pub async fn import_dir(state: &AppState, dir: &Path) -> anyhow::Result<LegacySu
 
     audit::record(
         &mut tx,
-        &state.keys.audit,
+        &vault.keys.audit,
         now,
         cli,
         action::IMPORT_LEGACY,
