@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{self as flows, totp};
+use crate::accounts::{self, totp};
 use crate::audit::{self, Actor, Verdict};
 use crate::book::legacy;
 use crate::clock::Clock;
@@ -177,7 +177,7 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
         user_id: None,
         username: "cli",
     };
-    let (username, role) = match flows::create_user(&state, by, name, password, role).await {
+    let (username, role) = match accounts::create_user(&state, by, name, password, role).await {
         Ok(created) => created,
         Err(vault_core::Error::Invalid(fields)) => {
             let msgs: Vec<String> = fields
@@ -190,10 +190,10 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
     };
     println!("created {role} {username}", role = role.as_str());
     if role == crate::domain::Role::Admin {
-        let user = flows::user_by_name(&state, username.as_str())
+        let user = accounts::user_by_name(&state, username.as_str())
             .await?
             .context("the new user vanished")?;
-        let (secret, codes) = flows::enrol_totp_headless(&state, &user)
+        let (secret, codes) = accounts::enrol_totp_headless(&state, &user)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let uri = totp::otpauth_uri(&secret, username.as_str());

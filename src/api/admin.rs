@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts as flows;
+use crate::accounts;
 use crate::auth::ApiAdmin;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody};
@@ -57,7 +57,7 @@ pub struct CreatedUser {
     ),
 )]
 pub async fn list(state: web::Data<AppState>, _admin: ApiAdmin) -> Result<HttpResponse, ApiError> {
-    let out: Vec<UserOut> = flows::all_users(&state)
+    let out: Vec<UserOut> = accounts::all_users(&state)
         .await?
         .into_iter()
         .map(|u| UserOut {
@@ -94,9 +94,9 @@ pub async fn create(
     ApiAdmin(admin): ApiAdmin,
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let (name, role) = flows::create_user(
+    let (name, role) = accounts::create_user(
         &state,
-        flows::actor(&admin.user),
+        accounts::actor(&admin.user),
         &body.username,
         &body.password,
         &body.role,
@@ -131,6 +131,6 @@ pub async fn delete(
     ApiAdmin(admin): ApiAdmin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = flows::delete_user(&state, &admin.user, &name).await?;
+    let deleted = accounts::delete_user(&state, &admin.user, &name).await?;
     Ok(HttpResponse::Ok().json(super::Deleted { deleted }))
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::{self as flows, PasswordCheck, SecondFactor};
+use crate::accounts::{self, PasswordCheck, SecondFactor};
 use crate::auth::ApiUser;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, AppError, ErrorBody};
@@ -62,16 +62,17 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user =
-        match flows::check_password(&state, &body.username, &body.password, "api", None).await? {
-            PasswordCheck::Valid(user) => user,
-            PasswordCheck::Invalid => return Err(unauthorized("invalid credentials")),
-            PasswordCheck::Locked { retry_after } => {
-                return Err(ApiError(AppError::RateLimited {
-                    retry_after: retry_after.max(1) as u64,
-                }));
-            }
-        };
+    let user = match accounts::check_password(&state, &body.username, &body.password, "api", None)
+        .await?
+    {
+        PasswordCheck::Valid(user) => user,
+        PasswordCheck::Invalid => return Err(unauthorized("invalid credentials")),
+        PasswordCheck::Locked { retry_after } => {
+            return Err(ApiError(AppError::RateLimited {
+                retry_after: retry_after.max(1) as u64,
+            }));
+        }
+    };
     if user.must_enrol_totp() {
         return Err(unauthorized("totp_enrollment_required"));
     }
@@ -79,20 +80,20 @@ pub async fn login(
         let Some(otp) = body.otp.as_deref().filter(|o| !o.trim().is_empty()) else {
             return Err(unauthorized("otp_required"));
         };
-        match flows::check_second_factor(&state, &user, otp, "api").await? {
+        match accounts::check_second_factor(&state, &user, otp, "api").await? {
             SecondFactor::Accepted => {}
             SecondFactor::Invalid => return Err(unauthorized("invalid otp")),
             SecondFactor::Locked => {
                 return Err(ApiError(AppError::RateLimited {
-                    retry_after: flows::TOTP_LOCK_SECONDS as u64,
+                    retry_after: accounts::TOTP_LOCK_SECONDS as u64,
                 }));
             }
         }
     } else {
-        flows::login_succeeded(&state, &user, "api").await?;
+        accounts::login_succeeded(&state, &user, "api").await?;
     }
     let user = *user;
-    let (token, expires_at) = flows::issue_token(&state, &user).await?;
+    let (token, expires_at) = accounts::issue_token(&state, &user).await?;
     Ok(HttpResponse::Ok().json(LoginOk {
         token,
         username: user.username,
@@ -117,7 +118,7 @@ pub async fn login(
     ),
 )]
 pub async fn logout(state: web::Data<AppState>, caller: ApiUser) -> Result<HttpResponse, ApiError> {
-    flows::logout(&state, &caller.user, Some(&caller.token_hash), "api").await?;
+    accounts::logout(&state, &caller.user, Some(&caller.token_hash), "api").await?;
     Ok(super::ok())
 }
 
@@ -145,7 +146,7 @@ pub async fn change_password(
     caller: ApiUser,
     body: web::Json<ChangePasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    flows::change_password(
+    accounts::change_password(
         &state,
         &caller.user,
         &body.old_password,

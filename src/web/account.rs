@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::accounts::UserRow;
-use crate::accounts::{self as flows, totp};
+use crate::accounts::{self, totp};
 use crate::auth::guards::{CurrentUser, SignedIn};
 use crate::auth::session_store::SID_KEY;
 use crate::clock;
@@ -89,13 +89,13 @@ async fn account_page(
     user: &UserRow,
     errors: FieldErrors,
 ) -> Result<AccountPage, AppError> {
-    let (sessions, tokens) = flows::sign_ins(state, user).await?;
+    let (sessions, tokens) = accounts::sign_ins(state, user).await?;
     let current = session.get::<String>(SID_KEY).ok().flatten();
     Ok(AccountPage {
         ctx: PageCtx::new(session, Some(user), state),
         totp_enabled: user.totp_enabled,
         is_admin: user.is_admin(),
-        recovery_left: flows::unused_recovery_codes(state, user).await?,
+        recovery_left: accounts::unused_recovery_codes(state, user).await?,
         sessions: sessions
             .into_iter()
             .map(|s| SessionLine {
@@ -140,7 +140,7 @@ pub async fn change_password(
             "The two new passwords differ.",
         ))
     } else {
-        flows::change_password(&state, &user, &form.old_password, &form.new_password, None).await
+        accounts::change_password(&state, &user, &form.old_password, &form.new_password, None).await
     };
     let errors = match result {
         Ok(()) => {
@@ -172,9 +172,9 @@ async fn enrol_page(
     user: &UserRow,
     errors: FieldErrors,
 ) -> Result<EnrolPage, AppError> {
-    let secret = match flows::pending_totp_secret(state, user)? {
+    let secret = match accounts::pending_totp_secret(state, user)? {
         Some(secret) => secret,
-        None => flows::start_totp_enrolment(state, user).await?,
+        None => accounts::start_totp_enrolment(state, user).await?,
     };
     let uri = totp::otpauth_uri(&secret, &user.username);
     Ok(EnrolPage {
@@ -209,9 +209,9 @@ pub async fn totp_confirm(
     if user.totp_enabled {
         return Ok(redirect("/account"));
     }
-    match flows::confirm_totp_enrolment(&state, &user, &form.code).await {
+    match accounts::confirm_totp_enrolment(&state, &user, &form.code).await {
         Ok(codes) => {
-            let user = flows::user_by_id(&state, user.id)
+            let user = accounts::user_by_id(&state, user.id)
                 .await?
                 .ok_or(AppError::LoginRequired)?;
             flash(&session, "success", "Two-step sign-in is on.");
@@ -253,11 +253,12 @@ pub async fn regenerate_codes(
     CurrentUser(user): CurrentUser,
     form: web::Form<ReauthForm>,
 ) -> Result<HttpResponse, AppError> {
-    match flows::confirm_password(&state, &user, &form.current_password, "recovery codes").await {
+    match accounts::confirm_password(&state, &user, &form.current_password, "recovery codes").await
+    {
         Err(Error::Unauthorized(_)) => return wrong_password(&state, &session, &user).await,
         other => other?,
     }
-    let codes = flows::regenerate_recovery_codes(&state, &user).await?;
+    let codes = accounts::regenerate_recovery_codes(&state, &user).await?;
     flash(
         &session,
         "success",
@@ -278,7 +279,7 @@ pub async fn disable_totp(
     CurrentUser(user): CurrentUser,
     form: web::Form<ConfirmPasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    match flows::disable_totp(&state, &user, &form.password).await {
+    match accounts::disable_totp(&state, &user, &form.password).await {
         Ok(()) => {
             flash(&session, "success", "Two-step sign-in is off.");
             Ok(redirect("/account"))
@@ -297,7 +298,7 @@ pub async fn revoke_session(
     CurrentUser(user): CurrentUser,
     sid: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    flows::revoke_session(&state, &user, &sid).await?;
+    accounts::revoke_session(&state, &user, &sid).await?;
     if session.get::<String>(SID_KEY).ok().flatten().as_deref() == Some(sid.as_str()) {
         session.purge();
         return Ok(redirect("/login?signed_out=1"));
@@ -312,7 +313,7 @@ pub async fn revoke_token(
     CurrentUser(user): CurrentUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    flows::revoke_token(&state, &user, &id).await?;
+    accounts::revoke_token(&state, &user, &id).await?;
     flash(&session, "success", "That API token was revoked.");
     Ok(redirect("/account#sign-ins"))
 }
@@ -323,7 +324,7 @@ pub async fn sign_out_everywhere(
     session: Session,
     CurrentUser(user): CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    flows::sign_out_everywhere(&state, &user).await?;
+    accounts::sign_out_everywhere(&state, &user).await?;
     session.purge();
     Ok(redirect("/login?signed_out=1"))
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::accounts as flows;
+use crate::accounts;
 use crate::accounts::UserRow;
 use crate::auth::AdminUser;
 use crate::clock;
@@ -92,7 +92,7 @@ async fn reauthenticate(
     password: &str,
     what: &str,
 ) -> Result<Option<FieldErrors>, AppError> {
-    match flows::confirm_password(state, me, password, what).await {
+    match accounts::confirm_password(state, me, password, what).await {
         Ok(()) => Ok(None),
         Err(Error::Unauthorized(_)) => Ok(Some(FieldErrors::from([(
             "current_password".to_string(),
@@ -109,7 +109,7 @@ async fn users_page(
     errors: FieldErrors,
     form: Option<&NewUserForm>,
 ) -> Result<UsersPage, AppError> {
-    let users = flows::all_users(state)
+    let users = accounts::all_users(state)
         .await?
         .into_iter()
         .map(|u| UserLine {
@@ -157,9 +157,9 @@ pub async fn create(
             &users_page(&state, &session, &me, errors, Some(&form)).await?,
         );
     }
-    let errors = match flows::create_user(
+    let errors = match accounts::create_user(
         &state,
-        flows::actor(&me),
+        accounts::actor(&me),
         &form.username,
         &form.password,
         &form.role,
@@ -196,7 +196,7 @@ async fn confirm_page(
     action: UserAction,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let target = flows::user_by_name(state, name)
+    let target = accounts::user_by_name(state, name)
         .await?
         .ok_or(AppError::NotFound)?;
     let status = if errors.is_empty() {
@@ -253,7 +253,7 @@ pub async fn delete(
     {
         return confirm_page(&state, &session, &me, &name, UserAction::Delete, errors).await;
     }
-    let deleted = flows::delete_user(&state, &me, &name).await?;
+    let deleted = accounts::delete_user(&state, &me, &name).await?;
     flash(
         &session,
         "success",
@@ -272,7 +272,7 @@ pub async fn reset_totp(
     if let Some(errors) = reauthenticate(&state, &me, &form.current_password, "reset totp").await? {
         return confirm_page(&state, &session, &me, &name, UserAction::ResetTotp, errors).await;
     }
-    flows::reset_totp(&state, &me, &name).await?;
+    accounts::reset_totp(&state, &me, &name).await?;
     flash(
         &session,
         "success",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use actix_web::http::StatusCode;
 
 use crate::accounts::UserRow;
-use crate::accounts::{self as flows, PasswordCheck, SecondFactor};
+use crate::accounts::{self, PasswordCheck, SecondFactor};
 use crate::auth::PENDING_USER_KEY;
 use crate::auth::csrf;
 use crate::auth::guards::SignedIn;
@@ -110,7 +110,7 @@ pub async fn submit(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let device = device::from_request(&req, &state);
-    let check = flows::check_password(
+    let check = accounts::check_password(
         &state,
         &form.username,
         &form.password,
@@ -120,7 +120,7 @@ pub async fn submit(
     .await?;
     let (status, message, retry_after) = match check {
         PasswordCheck::Valid(user) => {
-            let weak = !flows::password_meets_policy(&user, &form.password);
+            let weak = !accounts::password_meets_policy(&user, &form.password);
             // The password step passed: a new session id and CSRF token from here on, so
             // nothing seen before it (a planted cookie, a leaked token) carries over.
             session.renew();
@@ -136,7 +136,7 @@ pub async fn submit(
                     .map_err(|e| AppError::Internal(e.into()))?;
                 return Ok(redirect("/login/totp"));
             }
-            flows::login_succeeded(&state, &user, "web").await?;
+            accounts::login_succeeded(&state, &user, "web").await?;
             return complete(&req, &state, &session, &user, weak, device.as_deref()).await;
         }
         PasswordCheck::Invalid => (
@@ -200,7 +200,7 @@ async fn complete(
             .insert(key, value)
             .map_err(|e| AppError::Internal(e.into()))?;
     }
-    let token = flows::remember_device(state, user, device).await?;
+    let token = accounts::remember_device(state, user, device).await?;
     let target = if weak_password {
         flash(
             session,
@@ -280,10 +280,10 @@ pub async fn totp_submit(
         );
         return Ok(redirect("/login"));
     };
-    let user = flows::user_by_id(&state, pending.user_id)
+    let user = accounts::user_by_id(&state, pending.user_id)
         .await?
         .ok_or(AppError::LoginRequired)?;
-    let (status, message) = match flows::check_second_factor(&state, &user, &form.code, "web")
+    let (status, message) = match accounts::check_second_factor(&state, &user, &form.code, "web")
         .await?
     {
         SecondFactor::Accepted => {
@@ -322,7 +322,7 @@ pub async fn logout(
     signed_in: Option<SignedIn>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(SignedIn(user)) = signed_in {
-        flows::logout(&state, &user, None, "web").await?;
+        accounts::logout(&state, &user, None, "web").await?;
     }
     if let Some(identity) = identity {
         // Purges the session: its row is deleted, so the old cookie opens nothing.

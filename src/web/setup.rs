@@ -10,7 +10,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::accounts as flows;
+use crate::accounts;
 use crate::audit::Actor;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -36,7 +36,7 @@ pub struct SetupForm {
 }
 
 async fn check_token(state: &AppState, token: &str) -> Result<(), AppError> {
-    if !state.setup_token_matches(token) || flows::admin_exists(state).await? {
+    if !state.setup_token_matches(token) || accounts::admin_exists(state).await? {
         return Err(AppError::NotFound);
     }
     Ok(())
@@ -78,7 +78,8 @@ pub async fn submit(
             user_id: None,
             username: "setup",
         };
-        let created = flows::create_first_admin(&state, by, &form.username, &form.password).await;
+        let created =
+            accounts::create_first_admin(&state, by, &form.username, &form.password).await;
         if !matches!(created, Ok(_) | Err(Error::NotFound)) {
             // No admin was made: the link works again.
             state.open_setup(&token);
@@ -98,14 +99,14 @@ pub async fn submit(
         }
         Err(other) => return Err(other.into()),
     };
-    let user = flows::user_by_name(&state, name.as_str())
+    let user = accounts::user_by_name(&state, name.as_str())
         .await?
         .ok_or(AppError::Internal(anyhow::anyhow!(
             "the new admin vanished"
         )))?;
     Identity::login(&req.extensions(), user.id.to_string())
         .map_err(|e| AppError::Internal(e.into()))?;
-    flows::login_succeeded(&state, &user, "setup").await?;
+    accounts::login_succeeded(&state, &user, "setup").await?;
     flash(
         &session,
         "success",

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use actix_web::web;
-use contact_vault::accounts::{self as flows, UserRow, totp};
+use contact_vault::accounts::{self, UserRow, totp};
 use contact_vault::audit::Actor;
 use contact_vault::clock::Clock;
 use contact_vault::config::Settings;
@@ -182,7 +182,7 @@ impl TestApp {
             user_id: None,
             username: "test",
         };
-        flows::create_user(&self.state, by, username, &password, role)
+        accounts::create_user(&self.state, by, username, &password, role)
             .await
             .expect("user created");
         let mut user = TestUser {
@@ -193,7 +193,7 @@ impl TestApp {
         };
         if role == "admin" {
             let row = self.user_row(username).await;
-            let (secret, codes) = flows::enrol_totp_headless(&self.state, &row)
+            let (secret, codes) = accounts::enrol_totp_headless(&self.state, &row)
                 .await
                 .expect("enrolled");
             user.secret = Some(secret);
@@ -203,7 +203,7 @@ impl TestApp {
     }
 
     pub async fn user_row(&self, username: &str) -> UserRow {
-        flows::user_by_name(&self.state, username)
+        accounts::user_by_name(&self.state, username)
             .await
             .expect("query")
             .expect("user exists")

@@ -101,6 +101,21 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Records the event in `tx` and commits: the change `tx` made and its record land together
+/// (the ending of most writes of the services).
+pub(crate) async fn commit_with(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    key: &AuditKey,
+    now: i64,
+    actor: Actor<'_>,
+    action: &str,
+    detail: &str,
+) -> Result<()> {
+    record(&mut tx, key, now, actor, action, detail).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Records an event in a transaction of its own (for events that change nothing else).
 pub(crate) async fn record_alone(
     db: &SqlitePool,

@@ -227,17 +227,15 @@ pub async fn add_note(vault: &Vault, admin: &UserRow, id: &str, body: &str) -> R
         now,
     )
     .await?;
-    audit::record(
-        &mut tx,
+    audit::commit_with(
+        tx,
         &vault.keys.audit,
         now,
         actor(admin),
         action::NOTE_SUBMISSION,
         &format!("id={id}"),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 pub async fn set_status(
@@ -255,17 +253,15 @@ pub async fn set_status(
     if !rows::set_status(&mut tx, id, status, now).await? {
         return Err(Error::NotFound);
     }
-    audit::record(
-        &mut tx,
+    audit::commit_with(
+        tx,
         &vault.keys.audit,
         now,
         actor(admin),
         action::STATUS_SUBMISSION,
         &format!("id={id} status={status}"),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 pub async fn delete(vault: &Vault, admin: &UserRow, id: &str) -> Result<(), Error> {
@@ -274,17 +270,15 @@ pub async fn delete(vault: &Vault, admin: &UserRow, id: &str) -> Result<(), Erro
     if !rows::delete(&mut tx, id).await? {
         return Err(Error::NotFound);
     }
-    audit::record(
-        &mut tx,
+    audit::commit_with(
+        tx,
         &vault.keys.audit,
         now,
         actor(admin),
         action::DELETE_SUBMISSION,
         &format!("id={id}"),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Creates a contact in the admin's own book from a submission and links the two.

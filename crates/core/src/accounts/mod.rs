@@ -1,10 +1,19 @@
-//! Accounts: sign-in and its lockout, second factors, sessions' and tokens' records, password
-//! changes, and the users an admin manages.
+//! Accounts: sign-in and its lockout, second factors, the records of sessions and tokens,
+//! password changes, and the users an admin manages. Each write and its audit row go in one
+//! transaction; revocations happen in the same transaction as the change that causes them.
 
-mod flows;
+mod credentials;
+mod enrolment;
 pub mod lockout;
 pub mod sessions;
+mod sign_in;
 pub mod totp;
+mod users;
 
+pub use crate::store::sessions::SessionInfo;
+pub use crate::store::tokens::TokenInfo;
 pub use crate::store::users::UserRow;
-pub use flows::*;
+pub use credentials::*;
+pub use enrolment::*;
+pub use sign_in::*;
+pub use users::*;
