@@ -1,0 +1,121 @@
+//! CSV import (all or nothing, every bad line listed) and the streamed CSV export.
+
+use crate::accounts::UserRow;
+use crate::auth::{CurrentUser, csrf};
+use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
+use crate::error::AppError;
+use crate::http::download::csv_attachment;
+use crate::http::upload::read_upload;
+use crate::state::AppState;
+use crate::web::login::render;
+use crate::web::page::{PageCtx, flash};
+use crate::web::redirect;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+pub struct BadLine {
+    pub line: u64,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "contacts/import.html")]
+struct ImportPage {
+    ctx: PageCtx,
+    /// A problem with the upload or the file as a whole.
+    file_error: Option<String>,
+    /// Every invalid row (nothing was stored).
+    bad_lines: Vec<BadLine>,
+}
+
+impl ImportPage {
+    fn new(state: &AppState, session: &Session, user: &UserRow) -> Self {
+        ImportPage {
+            ctx: PageCtx::new(session, Some(user), state),
+            file_error: None,
+            bad_lines: Vec::new(),
+        }
+    }
+}
+
+pub async fn import_form(
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    render(StatusCode::OK, &ImportPage::new(&state, &session, &user))
+}
+
+pub async fn import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let mut page = ImportPage::new(&state, &session, &user);
+    let csrf = csrf::token_to_check_in_body(&req, &session)?;
+    let data = match upload(&req, payload, csrf.as_deref()).await {
+        Ok(data) => data,
+        Err(AppError::BadRequest(message)) => {
+            page.file_error = Some(message);
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+        Err(other) => return Err(other),
+    };
+    state.limits.import(user.id)?;
+    match book_csv::import(&state, &user, &data).await {
+        Ok(report) => {
+            let mut message = format!("{} added, {} skipped", report.added, report.skipped);
+            if !report.ignored_columns.is_empty() {
+                message.push_str(&format!(
+                    "; ignored columns: {}",
+                    report.ignored_columns.join(", ")
+                ));
+            }
+            flash(&session, "success", message);
+            Ok(redirect("/contacts"))
+        }
+        Err(ImportError::Rows(errors)) => {
+            page.bad_lines = errors
+                .into_iter()
+                .map(|(line, error)| BadLine { line, error })
+                .collect();
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(ImportError::File(message)) => {
+            page.file_error = Some(format!("This file cannot be imported: {message}."));
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(ImportError::Book(e)) => Err(e.into()),
+    }
+}
+
+/// The uploaded file. A missing, empty or malformed upload is `BadRequest` with a message
+/// for the page; too large stays `TooLarge` (the 413 page).
+async fn upload(
+    req: &HttpRequest,
+    payload: web::Payload,
+    csrf: Option<&str>,
+) -> Result<Vec<u8>, AppError> {
+    let choose = || AppError::BadRequest("Choose a CSV file to upload.".into());
+    match read_upload(req, payload, MAX_IMPORT_BYTES, csrf).await {
+        Ok(data) if data.trim_ascii().is_empty() => Err(choose()),
+        Err(AppError::Validation(fields)) => Err(fields
+            .into_values()
+            .next()
+            .map(AppError::BadRequest)
+            .unwrap_or_else(choose)),
+        other => other,
+    }
+}
+
+pub async fn export(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    book_csv::begin_export(&state, &user).await?;
+    Ok(csv_attachment(state.clone(), user.id))
+}
