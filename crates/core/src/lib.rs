@@ -16,8 +16,12 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod inbox;
+#[cfg(test)]
+mod inbox_tests;
 pub mod ops;
 pub(crate) mod store;
+#[cfg(test)]
+mod testing;
 pub mod tickets;
 pub mod vault;
 

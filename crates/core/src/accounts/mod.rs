@@ -10,6 +10,9 @@ mod sign_in;
 pub mod totp;
 mod users;
 
+#[cfg(test)]
+mod service_tests;
+
 pub use crate::store::sessions::SessionInfo;
 pub use crate::store::tokens::TokenInfo;
 pub use crate::store::users::UserRow;

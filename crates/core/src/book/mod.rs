@@ -387,3 +387,5 @@ pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPa
         stats_favorites,
     })
 }
+#[cfg(test)]
+mod service_tests;

@@ -1,0 +1,190 @@
+//! The book's writes through the service, against a real SQLite file, with the clock moved by
+//! the test: owner scoping, the duplicate check, all-or-nothing validation, the audit trail.
+
+use crate::domain::contact::ContactDraft;
+use crate::error::Error;
+use crate::testing::{self, actions};
+
+use super::{ListQuery, create, delete, get, list, toggle_favorite, update};
+
+fn draft(name: &str, phone: &str) -> ContactDraft {
+    ContactDraft {
+        name: Some(name.into()),
+        phone: Some(phone.into()),
+        email: Some(format!(
+            "p{}@example.com",
+            phone
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        )),
+        tags: Some(vec!["work".into()]),
+        ..ContactDraft::default()
+    }
+}
+
+#[tokio::test]
+async fn a_contact_is_stored_with_the_clocks_time_and_read_back_whole() {
+    let v = testing::vault().await;
+    let ann = testing::user(&v, "ann", "user").await;
+    v.clock.advance(1_000_000);
+    let now = v.clock.now();
+    let made = create(&v, &ann, draft("Zoë Adams", "+1 555 0100"))
+        .await
+        .expect("created");
+    assert!(made.created >= now && made.created <= now + 5);
+    let read = get(&v, &ann, &made.id).await.expect("found");
+    assert_eq!(read, made);
+    assert_eq!(read.contact.name, "Zoë Adams");
+    assert_eq!(read.contact.tags, ["work"]);
+    assert_eq!(
+        actions(&v).await.last().map(String::as_str),
+        Some("ADD_CONTACT")
+    );
+}
+
+#[tokio::test]
+async fn another_users_contact_is_not_found_for_every_operation() {
+    let v = testing::vault().await;
+    let ann = testing::user(&v, "ann", "user").await;
+    let bob = testing::user(&v, "bob", "user").await;
+    let hers = create(&v, &ann, draft("Ann's friend", "555 0101"))
+        .await
+        .expect("created");
+    let before = actions(&v).await.len();
+    assert!(matches!(
+        get(&v, &bob, &hers.id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        update(&v, &bob, &hers.id, draft("Taken over", "555 0199")).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        toggle_favorite(&v, &bob, &hers.id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        delete(&v, &bob, &hers.id).await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(get(&v, &ann, &hers.id).await.expect("still hers"), hers);
+    assert_eq!(actions(&v).await.len(), before, "refusals change nothing");
+    let bobs = list(&v, &bob, &ListQuery::default()).await.expect("list");
+    assert_eq!(bobs.total, 0);
+}
+
+#[tokio::test]
+async fn the_same_name_and_phone_digits_are_a_duplicate_naming_the_first() {
+    let v = testing::vault().await;
+    let ann = testing::user(&v, "ann", "user").await;
+    let bob = testing::user(&v, "bob", "user").await;
+    let first = create(&v, &ann, draft("Lee  Chan", "+1 (555) 010-0123"))
+        .await
+        .expect("created");
+    match create(&v, &ann, draft("lee chan", "15550100123")).await {
+        Err(Error::Duplicate(Some(id))) => assert_eq!(id, first.id),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    // Another book may hold the same person.
+    create(&v, &bob, draft("Lee Chan", "+1 555 010 0123"))
+        .await
+        .expect("bob's own");
+    // An edit that would make a duplicate is refused too, and leaves the contact as it was.
+    let other = create(&v, &ann, draft("Mia Chan", "555 0200"))
+        .await
+        .expect("created");
+    assert!(matches!(
+        update(&v, &ann, &other.id, draft("Lee Chan", "1 555 010 0123")).await,
+        Err(Error::Duplicate(_))
+    ));
+    assert_eq!(get(&v, &ann, &other.id).await.expect("found"), other);
+}
+
+#[tokio::test]
+async fn invalid_input_names_every_field_and_writes_nothing() {
+    let v = testing::vault().await;
+    let ann = testing::user(&v, "ann", "user").await;
+    let bad = ContactDraft {
+        name: Some("   ".into()),
+        email: Some("not an address".into()),
+        phone: Some("call me".into()),
+        ..ContactDraft::default()
+    };
+    let before = actions(&v).await.len();
+    match create(&v, &ann, bad).await {
+        Err(Error::Invalid(fields)) => {
+            assert!(fields.contains_key("name"), "{fields:?}");
+            assert!(fields.contains_key("email"), "{fields:?}");
+        }
+        other => panic!("expected field errors, got {other:?}"),
+    }
+    assert_eq!(
+        list(&v, &ann, &ListQuery::default())
+            .await
+            .expect("list")
+            .total,
+        0
+    );
+    assert_eq!(actions(&v).await.len(), before);
+}
+
+#[tokio::test]
+async fn edits_favorites_and_deletes_are_audited_and_seen_by_search() {
+    let v = testing::vault().await;
+    let ann = testing::user(&v, "ann", "user").await;
+    let c = create(&v, &ann, draft("Ada Lovelace", "555 0300"))
+        .await
+        .expect("created");
+    v.clock.advance(60);
+    let edited = update(&v, &ann, &c.id, draft("Ada King", "555 0300"))
+        .await
+        .expect("edited");
+    assert_eq!(edited.contact.name, "Ada King");
+    assert!(edited.updated >= c.created + 60);
+    assert!(
+        toggle_favorite(&v, &ann, &c.id)
+            .await
+            .expect("toggled")
+            .contact
+            .favorite
+    );
+
+    let search = |q: &str| ListQuery {
+        q: q.into(),
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        list(&v, &ann, &search("king")).await.expect("list").total,
+        1
+    );
+    assert_eq!(
+        list(&v, &ann, &search("lovelace"))
+            .await
+            .expect("list")
+            .total,
+        0
+    );
+    let favorites = ListQuery {
+        favorites: true,
+        ..ListQuery::default()
+    };
+    assert_eq!(list(&v, &ann, &favorites).await.expect("list").total, 1);
+
+    delete(&v, &ann, &c.id).await.expect("deleted");
+    assert!(matches!(get(&v, &ann, &c.id).await, Err(Error::NotFound)));
+    assert_eq!(
+        list(&v, &ann, &search("king")).await.expect("list").total,
+        0
+    );
+    let trail = actions(&v).await;
+    assert_eq!(
+        &trail[trail.len() - 4..],
+        [
+            "ADD_CONTACT",
+            "EDIT_CONTACT",
+            "FAVORITE_CONTACT",
+            "DELETE_CONTACT"
+        ]
+    );
+}
