@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ratelimit;
+pub mod routes;
 pub mod spam;
 pub mod startup;
 pub mod state;

@@ -1,32 +1,29 @@
-//! Builds the application: keys, database, rate limiters, middleware and every route.
-//! A route is found here in one place; its handler lives in `web/` or `api/`.
+//! Builds the application: keys, database, rate limiters, middleware and the server. The
+//! routes themselves are listed in `routes.rs`; their handlers live in `web/` or `api/`.
 
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_governor::Governor;
 use actix_identity::IdentityMiddleware;
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpServer, web};
 
-use crate::api;
 use crate::auth::csrf;
 use crate::auth::session_store::SqliteSessionStore;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::KeyOrigin;
 use crate::crypto::token::new_token;
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
 use crate::ratelimit::{self, Face, SharedLimit};
+use crate::routes::{self, Limits};
 use crate::state::AppState;
 use crate::telemetry;
-use crate::web::{
-    account, admin, assets, audit, contacts, headers, inbox, login, public, redirect, setup,
-};
+use crate::web::headers;
 
 /// Form bodies are small; the CSV import sets its own larger limit.
 const FORM_LIMIT: usize = 64 * 1024;
@@ -98,18 +95,20 @@ impl Application {
         let every = Duration::from_secs(6);
         // One sign-in budget per address for the page and the API together: 5 at once, one
         // more every 12 s, so never more than 10 in any minute (API.md).
-        let sign_in_limit = SharedLimit::new(&trusted, SIGN_IN_EVERY, SIGN_IN_BURST)?;
+        let limits = Limits {
+            sign_in: SharedLimit::new(&trusted, SIGN_IN_EVERY, SIGN_IN_BURST)?,
+            totp: ratelimit::limit(&trusted, Face::Page, every, 10)?,
+            form: ratelimit::limit(&trusted, Face::Page, Duration::from_secs(12), 5)?,
+            captcha: ratelimit::limit(&trusted, Face::Page, every, 10)?,
+        };
         let new_session_limit = SharedLimit::new(&trusted, NEW_SESSION_EVERY, NEW_SESSION_BURST)?;
-        let totp_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
-        let form_limit = ratelimit::limit(&trusted, Face::Page, Duration::from_secs(12), 5)?;
-        let captcha_limit = ratelimit::limit(&trusted, Face::Page, every, 10)?;
         ratelimit::spawn_pruner(
             vec![
-                form_limit.clone(),
-                captcha_limit.clone(),
-                totp_limit.clone(),
+                limits.form.clone(),
+                limits.captcha.clone(),
+                limits.totp.clone(),
             ],
-            vec![sign_in_limit.clone(), new_session_limit.clone()],
+            vec![limits.sign_in.clone(), new_session_limit.clone()],
         );
         spawn_cleanup(state.clone());
         if state.settings.keys.fernet_keys.is_none() {
@@ -162,152 +161,9 @@ impl Application {
                     headers::security_headers(req, next, https)
                 }))
                 .wrap(from_fn(telemetry::log_requests))
-                .service(api_scope(&sign_in_limit))
-                .route("/healthz", web::get().to(healthz))
-                .route("/static/{file}", web::get().to(assets::serve))
-                .service(
-                    web::resource("/").route(web::get().to(public::show)).route(
-                        web::post()
-                            .to(public::submit)
-                            .wrap(Governor::new(&form_limit)),
-                    ),
-                )
-                .route("/thanks", web::get().to(public::thanks))
-                // The image and its spoken form share one limit.
-                .route(
-                    "/captcha",
-                    web::get()
-                        .to(public::image)
-                        .wrap(Governor::new(&captcha_limit)),
-                )
-                .route(
-                    "/captcha/audio",
-                    web::get()
-                        .to(public::audio)
-                        .wrap(Governor::new(&captcha_limit)),
-                )
-                .service(
-                    web::resource("/login")
-                        .route(web::get().to(login::form))
-                        .route(web::post().to(login::submit).wrap(from_fn({
-                            let limit = sign_in_limit.clone();
-                            move |req, next| limit.clone().guard(req, next)
-                        }))),
-                )
-                .service(
-                    web::resource("/login/totp")
-                        .route(web::get().to(login::totp_form))
-                        .route(
-                            web::post()
-                                .to(login::totp_submit)
-                                .wrap(Governor::new(&totp_limit)),
-                        ),
-                )
-                .route("/logout", web::post().to(login::logout))
-                .service(
-                    web::resource("/setup/{token}")
-                        .route(web::get().to(setup::form))
-                        .route(web::post().to(setup::submit)),
-                )
-                .route("/account", web::get().to(account::show))
-                .route(
-                    "/account/password",
-                    web::post().to(account::change_password),
-                )
-                .service(
-                    web::resource("/account/totp")
-                        .route(web::get().to(account::totp_form))
-                        .route(web::post().to(account::totp_confirm)),
-                )
-                .route(
-                    "/account/totp/disable",
-                    web::post().to(account::disable_totp),
-                )
-                .route(
-                    "/account/recovery-codes",
-                    web::post().to(account::regenerate_codes),
-                )
-                .route(
-                    "/account/sessions/{sid}/revoke",
-                    web::post().to(account::revoke_session),
-                )
-                .route(
-                    "/account/tokens/{id}/revoke",
-                    web::post().to(account::revoke_token),
-                )
-                .route(
-                    "/account/sign-out-everywhere",
-                    web::post().to(account::sign_out_everywhere),
-                )
-                // Contact book pages (web::contacts) go here.
-                .route("/contacts", web::get().to(contacts::list))
-                .service(
-                    web::resource("/contacts/new")
-                        .route(web::get().to(contacts::new_form))
-                        .route(web::post().to(contacts::create)),
-                )
-                .service(
-                    web::resource("/contacts/import")
-                        .route(web::get().to(contacts::import_form))
-                        .route(web::post().to(contacts::import)),
-                )
-                .route("/contacts/export.csv", web::get().to(contacts::export))
-                .route("/contacts/{id}", web::get().to(contacts::show))
-                .service(
-                    web::resource("/contacts/{id}/edit")
-                        .route(web::get().to(contacts::edit_form))
-                        .route(web::post().to(contacts::update)),
-                )
-                .route(
-                    "/contacts/{id}/favorite",
-                    web::post().to(contacts::toggle_favorite),
-                )
-                .service(
-                    web::resource("/contacts/{id}/delete")
-                        .route(web::get().to(contacts::confirm_delete))
-                        .route(web::post().to(contacts::delete)),
-                )
-                .route("/audit", web::get().to(audit::mine))
-                .route("/admin/audit", web::get().to(audit::everyone))
-                .route(
-                    "/admin",
-                    web::get().to(|| async { redirect("/admin/submissions") }),
-                )
-                .route("/admin/submissions", web::get().to(inbox::list))
-                .route("/admin/submissions/{id}", web::get().to(inbox::show))
-                .route(
-                    "/admin/submissions/{id}/note",
-                    web::post().to(inbox::add_note),
-                )
-                .route(
-                    "/admin/submissions/{id}/status",
-                    web::post().to(inbox::set_status),
-                )
-                .route(
-                    "/admin/submissions/{id}/convert",
-                    web::post().to(inbox::convert),
-                )
-                .service(
-                    web::resource("/admin/submissions/{id}/delete")
-                        .route(web::get().to(inbox::confirm_delete))
-                        .route(web::post().to(inbox::delete)),
-                )
-                .service(
-                    web::resource("/admin/users")
-                        .route(web::get().to(admin::list))
-                        .route(web::post().to(admin::create)),
-                )
-                .service(
-                    web::resource("/admin/users/{name}/delete")
-                        .route(web::get().to(admin::confirm_delete))
-                        .route(web::post().to(admin::delete)),
-                )
-                .service(
-                    web::resource("/admin/users/{name}/reset-totp")
-                        .route(web::get().to(admin::confirm_reset_totp))
-                        .route(web::post().to(admin::reset_totp)),
-                )
-                .default_service(web::to(not_found))
+                .service(routes::api(&limits.sign_in))
+                .configure(|cfg| routes::pages(cfg, &limits))
+                .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
         .shutdown_timeout(30)
@@ -343,60 +199,6 @@ impl Application {
     }
 }
 
-fn api_scope(sign_in_limit: &SharedLimit) -> actix_web::Scope {
-    let limit = sign_in_limit.clone();
-    web::scope("/api")
-        .app_data(api::json_config())
-        .app_data(api::query_config())
-        .app_data(api::path_config())
-        .route(
-            "/login",
-            web::post()
-                .to(api::auth::login)
-                .wrap(from_fn(move |req, next| limit.clone().guard(req, next))),
-        )
-        .route("/logout", web::post().to(api::auth::logout))
-        .route("/openapi.json", web::get().to(api::openapi::document))
-        .route(
-            "/change-password",
-            web::post().to(api::auth::change_password),
-        )
-        .route("/audit", web::get().to(api::audit::list))
-        .service(
-            web::resource("/contacts")
-                .route(web::get().to(api::contacts::list))
-                .route(web::post().to(api::contacts::create)),
-        )
-        .route(
-            "/contacts/export/csv",
-            web::get().to(api::contacts::export_csv),
-        )
-        .route(
-            "/contacts/import/csv",
-            web::post().to(api::contacts::import_csv),
-        )
-        .service(
-            web::resource("/contacts/{id}")
-                .route(web::get().to(api::contacts::get))
-                .route(web::put().to(api::contacts::update))
-                .route(web::delete().to(api::contacts::delete)),
-        )
-        .route(
-            "/contacts/{id}/favorite",
-            web::post().to(api::contacts::favorite),
-        )
-        .service(
-            web::resource("/admin/users")
-                .route(web::get().to(api::admin::list))
-                .route(web::post().to(api::admin::create)),
-        )
-        .route(
-            "/admin/users/{username}",
-            web::delete().to(api::admin::delete),
-        )
-        .default_service(web::to(api::not_found))
-}
-
 fn form_config() -> web::FormConfig {
     web::FormConfig::default().limit(FORM_LIMIT).error_handler(
         |err, _req: &HttpRequest| match err {
@@ -404,23 +206,6 @@ fn form_config() -> web::FormConfig {
             _ => AppError::BadRequest("The form was incomplete or malformed.".into()).into(),
         },
     )
-}
-
-async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if state.ping().await {
-        HttpResponse::Ok().content_type("text/plain").body("ok")
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("database unavailable")
-    }
-}
-
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
-    if req.path().starts_with("/api/") {
-        return Err(ApiError(AppError::NotFound).into());
-    }
-    Err(AppError::NotFound.into())
 }
 
 /// Every few minutes: deletes expired sessions, tokens and form tickets, drops idle directories.

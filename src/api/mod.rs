@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod openapi;
+pub mod transfer;
 
 use actix_web::{HttpRequest, HttpResponse, error, web};
 use serde::Serialize;

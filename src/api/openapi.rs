@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, auth, contacts};
+use super::{admin, audit, auth, contacts, transfer};
 use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -30,8 +30,8 @@ use crate::error::ErrorBody;
         contacts::update,
         contacts::delete,
         contacts::favorite,
-        contacts::export_csv,
-        contacts::import_csv,
+        transfer::export_csv,
+        transfer::import_csv,
         audit::list,
         admin::list,
         admin::create,

@@ -48,10 +48,12 @@ pub struct ReauthForm {
     current_password: String,
 }
 
-/// The two user actions that need a confirmation page.
-#[derive(Clone, Copy)]
-enum UserAction {
+/// The two user actions that need a confirmation page, named by the last path segment.
+#[derive(Clone, Copy, Deserialize)]
+pub enum UserAction {
+    #[serde(rename = "delete")]
     Delete,
+    #[serde(rename = "reset-totp")]
     ResetTotp,
 }
 
@@ -208,78 +210,46 @@ async fn confirm_page(
     render(status, &action.page(ctx, target.username, errors))
 }
 
-pub async fn confirm_delete(
+/// `GET /admin/users/{name}/{action}`: the confirm page of a user action.
+pub async fn confirm(
     state: web::Data<AppState>,
     session: Session,
     AdminUser(me): AdminUser,
-    name: web::Path<String>,
+    path: web::Path<(String, UserAction)>,
 ) -> Result<HttpResponse, AppError> {
-    confirm_page(
-        &state,
-        &session,
-        &me,
-        &name,
-        UserAction::Delete,
-        FieldErrors::new(),
-    )
-    .await
+    let (name, action) = path.into_inner();
+    confirm_page(&state, &session, &me, &name, action, FieldErrors::new()).await
 }
 
-pub async fn confirm_reset_totp(
+/// `POST /admin/users/{name}/{action}`: the action, once the admin's password is right.
+pub async fn act(
     state: web::Data<AppState>,
     session: Session,
     AdminUser(me): AdminUser,
-    name: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    confirm_page(
-        &state,
-        &session,
-        &me,
-        &name,
-        UserAction::ResetTotp,
-        FieldErrors::new(),
-    )
-    .await
-}
-
-pub async fn delete(
-    state: web::Data<AppState>,
-    session: Session,
-    AdminUser(me): AdminUser,
-    name: web::Path<String>,
+    path: web::Path<(String, UserAction)>,
     form: web::Form<ReauthForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(errors) = reauthenticate(&state, &me, &form.current_password, "delete user").await?
-    {
-        return confirm_page(&state, &session, &me, &name, UserAction::Delete, errors).await;
+    let (name, action) = path.into_inner();
+    let what = match action {
+        UserAction::Delete => "delete user",
+        UserAction::ResetTotp => "reset totp",
+    };
+    if let Some(errors) = reauthenticate(&state, &me, &form.current_password, what).await? {
+        return confirm_page(&state, &session, &me, &name, action, errors).await;
     }
-    let deleted = accounts::delete_user(&state, &me, &name).await?;
-    flash(
-        &session,
-        "success",
-        format!("User {deleted} deleted, with their data."),
-    );
-    Ok(redirect("/admin/users"))
-}
-
-pub async fn reset_totp(
-    state: web::Data<AppState>,
-    session: Session,
-    AdminUser(me): AdminUser,
-    name: web::Path<String>,
-    form: web::Form<ReauthForm>,
-) -> Result<HttpResponse, AppError> {
-    if let Some(errors) = reauthenticate(&state, &me, &form.current_password, "reset totp").await? {
-        return confirm_page(&state, &session, &me, &name, UserAction::ResetTotp, errors).await;
-    }
-    accounts::reset_totp(&state, &me, &name).await?;
-    flash(
-        &session,
-        "success",
-        format!(
-            "Two-step sign-in reset for {}. Their sessions were ended.",
-            name.to_lowercase()
-        ),
-    );
+    let done = match action {
+        UserAction::Delete => {
+            let deleted = accounts::delete_user(&state, &me, &name).await?;
+            format!("User {deleted} deleted, with their data.")
+        }
+        UserAction::ResetTotp => {
+            accounts::reset_totp(&state, &me, &name).await?;
+            format!(
+                "Two-step sign-in reset for {}. Their sessions were ended.",
+                name.to_lowercase()
+            )
+        }
+    };
+    flash(&session, "success", done);
     Ok(redirect("/admin/users"))
 }

@@ -6,6 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::clock::rfc3339;
+use crate::crypto::FieldCipher;
+use crate::domain::Username;
 
 const KEY: &str = "N0_kysu-C8Zi-sppWVe6p4Mlypvnn_Duk2Nf5iRNgQA=";
 
