@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::telemetry::current_request_id;
-use crate::web::page::{ErrorPage, PageCtx};
+use crate::pages::page::{ErrorPage, PageCtx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -20,4 +20,4 @@ pub mod spam;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod web;
+pub mod pages;

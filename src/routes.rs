@@ -1,4 +1,4 @@
-//! Every route, in one place: the pages (`web/`), the JSON API (`api/`) and the health check.
+//! Every route, in one place: the pages (`pages/`), the JSON API (`api/`) and the health check.
 //! Find a path here to find its handler.
 
 use actix_governor::Governor;
@@ -9,7 +9,7 @@ use crate::api;
 use crate::error::{ApiError, AppError};
 use crate::ratelimit::{Limit, SharedLimit};
 use crate::state::AppState;
-use crate::web::{account, admin, assets, audit, contacts, inbox, login, public, redirect, setup};
+use crate::pages::{account, admin, assets, audit, contacts, inbox, login, public, redirect, setup};
 
 /// The limiters routes wrap, each built once so every worker shares it.
 #[derive(Clone)]

@@ -1,5 +1,5 @@
 //! Builds the application: keys, database, rate limiters, middleware and the server. The
-//! routes themselves are listed in `routes.rs`; their handlers live in `web/` or `api/`.
+//! routes themselves are listed in `routes.rs`; their handlers live in `pages/` or `api/`.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -23,7 +23,7 @@ use crate::ratelimit::{self, Face, SharedLimit};
 use crate::routes::{self, Limits};
 use crate::state::AppState;
 use crate::telemetry;
-use crate::web::headers;
+use crate::pages::headers;
 
 /// Form bodies are small; the CSV import sets its own larger limit.
 const FORM_LIMIT: usize = 64 * 1024;

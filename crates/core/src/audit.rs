@@ -10,7 +10,7 @@
 //! cannot change without breaking that row. At start-up a chain that ends in legacy rows gets
 //! such an anchor ([`anchor_legacy_chain`]); a chain of legacy rows alone does not verify.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::store::Conn;
 
 use crate::crypto::chain::{AuditKey, keyed_hash, legacy_hash};
 use crate::error::Result;
@@ -72,13 +72,13 @@ pub struct Actor<'a> {
 /// Appends an event. Call it inside the write transaction (`store::begin_write`) that makes
 /// the change, so the change and its record land together and the chain stays linear.
 pub(crate) async fn record(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     key: &AuditKey,
     now: i64,
     actor: Actor<'_>,
     action: &str,
     detail: &str,
-) -> sqlx::Result<()> {
+) -> crate::store::DbResult<()> {
     let prev_hash = rows::last_hash(db).await?.unwrap_or_default();
     let id = rows::next_id(db).await?;
     let mut row = AuditRow {
@@ -104,7 +104,7 @@ pub(crate) async fn record(
 /// Records the event in `tx` and commits: the change `tx` made and its record land together
 /// (the ending of most writes of the services).
 pub(crate) async fn commit_with(
-    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    mut tx: crate::store::WriteTx,
     key: &AuditKey,
     now: i64,
     actor: Actor<'_>,
@@ -118,13 +118,13 @@ pub(crate) async fn commit_with(
 
 /// Records an event in a transaction of its own (for events that change nothing else).
 pub(crate) async fn record_alone(
-    db: &SqlitePool,
+    db: &crate::store::Db,
     key: &AuditKey,
     now: i64,
     actor: Actor<'_>,
     action: &str,
     detail: &str,
-) -> sqlx::Result<()> {
+) -> crate::store::DbResult<()> {
     let mut tx = crate::store::begin_write(db).await?;
     record(&mut tx, key, now, actor, action, detail).await?;
     tx.commit().await

@@ -4,8 +4,6 @@
 
 use std::sync::Mutex;
 
-use sqlx::SqlitePool;
-
 use crate::accounts::lockout::Turns;
 use crate::book::DirectoryCache;
 use crate::clock::Clock;
@@ -17,7 +15,7 @@ use crate::store;
 pub const DIRECTORY_BUDGET_BYTES: usize = 96 * 1024 * 1024;
 
 pub struct Vault {
-    pub(crate) db: SqlitePool,
+    pub(crate) db: crate::store::Db,
     pub keys: Keys,
     pub clock: Clock,
     /// Decrypted search directories of recently used contact books.

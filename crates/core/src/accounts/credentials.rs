@@ -49,10 +49,10 @@ pub async fn logout(
 /// their session by renewing it afterwards (it is re-saved under a new key).
 /// Remembered browsers are forgotten too: they are exempt from the account's sign-in lock.
 pub async fn revoke_everything(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut crate::store::Conn,
     user_id: i64,
     keep_token: Option<&str>,
-) -> sqlx::Result<()> {
+) -> crate::store::DbResult<()> {
     sessions::delete_for_user(db, user_id, None).await?;
     login_guard::delete_devices_for_user(db, user_id).await?;
     tokens::delete_for_user(db, user_id, keep_token).await

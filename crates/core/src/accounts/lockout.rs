@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use sqlx::SqliteConnection;
+use crate::store::Conn;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::store::login_guard::{self, FailureRow};
@@ -101,12 +101,12 @@ pub fn lock_seconds(failures: i64) -> i64 {
 /// of the browser's remembered-device cookie, checked against `user_id`. Call inside a write
 /// transaction (`store::begin_write`) and commit before verifying the password.
 pub async fn claim(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     username: &str,
     user_id: Option<i64>,
     device: Option<&str>,
     now: i64,
-) -> sqlx::Result<Claim> {
+) -> crate::store::DbResult<Claim> {
     if let (Some(device), Some(user_id)) = (device, user_id)
         && let Some(failures) = login_guard::device_failures(tx, device, user_id, now).await?
     {
@@ -137,13 +137,13 @@ pub async fn claim(
 
 /// The password was right: the claimed attempt was no failure after all.
 pub async fn succeeded(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     username: &str,
     user_id: i64,
     device: Option<&str>,
     via_device: bool,
     now: i64,
-) -> sqlx::Result<()> {
+) -> crate::store::DbResult<()> {
     match device {
         Some(device) if via_device => {
             // Re-remembered with a clean count (it may have been deleted on its last try).

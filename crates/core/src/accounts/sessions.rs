@@ -2,8 +2,6 @@
 //! found by the SHA-256 of the cookie's random key and holds the session state (JSON), the
 //! user it belongs to and two deadlines. Deleting a row revokes the session.
 
-use sqlx::SqlitePool;
-
 use crate::error::Result;
 use crate::store::sessions;
 
@@ -12,11 +10,11 @@ pub use crate::store::sessions::{Labels, SessionRow};
 /// A cheap handle on the sessions table (clone it into the middleware).
 #[derive(Clone)]
 pub struct SessionRecords {
-    db: SqlitePool,
+    db: crate::store::Db,
 }
 
 impl SessionRecords {
-    pub(crate) fn new(db: SqlitePool) -> Self {
+    pub(crate) fn new(db: crate::store::Db) -> Self {
         SessionRecords { db }
     }
 

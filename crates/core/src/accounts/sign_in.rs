@@ -151,12 +151,12 @@ pub async fn check_password(
 
 /// Audits the lock a failed attempt started, if it started one.
 async fn record_lock(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::store::Conn,
     key: &AuditKey,
     now: i64,
     who: Actor<'_>,
     locks_for: Option<i64>,
-) -> sqlx::Result<()> {
+) -> crate::store::DbResult<()> {
     if let Some(seconds) = locks_for {
         let detail = format!("{} failures; {seconds} s", lockout::FREE_FAILURES);
         audit::record(tx, key, now, who, action::LOGIN_LOCKED, &detail).await?;

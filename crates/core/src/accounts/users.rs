@@ -118,7 +118,7 @@ pub(crate) struct NewUser<'a> {
 /// write transaction (the pages, the API, the CLI and the legacy import all come here).
 /// `None` when the name is taken; `via` is added to the event (`via=import-legacy`).
 pub(crate) async fn insert_user(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::store::Conn,
     vault: &Vault,
     by: Actor<'_>,
     new: &NewUser<'_>,

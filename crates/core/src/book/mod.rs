@@ -180,7 +180,7 @@ pub struct Inserted {
 /// Adds a contact inside the caller's write transaction (with its audit row and the version
 /// bump); call [`created_in_cache`] after the commit.
 pub async fn insert_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::store::Conn,
     vault: &Vault,
     user: &UserRow,
     contact: Contact,

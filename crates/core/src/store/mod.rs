@@ -20,7 +20,17 @@ use anyhow::Context;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+/// The database handle, one connection (or a transaction, which derefs to one) and a write
+/// transaction, as the services above name them; with [`DbResult`] the only database types
+/// they see. A second backend changes these and the statements of this folder, not the
+/// services.
+pub(crate) type Db = SqlitePool;
+pub(crate) type Conn = SqliteConnection;
+pub(crate) type WriteTx = Transaction<'static, Sqlite>;
+/// What a statement returns.
+pub(crate) type DbResult<T> = sqlx::Result<T>;
 
 /// Opens (creating if needed, mode 0600) the database in WAL mode and runs the migrations.
 pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
@@ -59,7 +69,7 @@ pub async fn open_existing(database_url: &str) -> anyhow::Result<SqlitePool> {
 
 /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so a
 /// transaction that reads before it writes cannot fail half-way with SQLITE_BUSY.
-pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+pub async fn begin_write(pool: &Db) -> DbResult<WriteTx> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 

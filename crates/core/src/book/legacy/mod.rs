@@ -212,10 +212,10 @@ pub async fn import_dir(vault: &Vault, dir: &Path) -> anyhow::Result<LegacySumma
 
 /// The id of the user called `name` here, remembered in `ids`.
 async fn user_id(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut crate::store::Conn,
     ids: &mut HashMap<String, Option<i64>>,
     name: &str,
-) -> sqlx::Result<Option<i64>> {
+) -> crate::store::DbResult<Option<i64>> {
     if let Some(id) = ids.get(name) {
         return Ok(*id);
     }

@@ -11,8 +11,8 @@ use crate::auth::{AdminUser, CurrentUser};
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::login::render;
-use crate::web::page::{PageCtx, Pager};
+use crate::pages::login::render;
+use crate::pages::page::{PageCtx, Pager};
 
 const PER_PAGE: i64 = 50;
 

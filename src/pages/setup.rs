@@ -14,9 +14,9 @@ use crate::accounts;
 use crate::audit::Actor;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::login::render;
-use crate::web::page::{FieldErrors, PageCtx, flash};
-use crate::web::redirect;
+use crate::pages::login::render;
+use crate::pages::page::{FieldErrors, PageCtx, flash};
+use crate::pages::redirect;
 use vault_core::Error;
 
 #[derive(Template)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::UserRow;
 use crate::auth::csrf;
 use crate::state::AppState;
-use crate::web::assets;
+use crate::pages::assets;
 
 const FLASH_KEY: &str = "flash";
 

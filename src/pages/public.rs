@@ -15,9 +15,9 @@ use crate::inbox;
 use crate::spam::phone::Verdict;
 use crate::spam::{self, captcha, ticket};
 use crate::state::AppState;
-use crate::web::login::render;
-use crate::web::page::{FieldErrors, PageCtx};
-use crate::web::redirect;
+use crate::pages::login::render;
+use crate::pages::page::{FieldErrors, PageCtx};
+use crate::pages::redirect;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ContactForm {

@@ -13,9 +13,9 @@ use crate::domain::paging::Paging;
 use crate::error::AppError;
 use crate::inbox::{self, NoteView, STATUSES, SubmissionView};
 use crate::state::AppState;
-use crate::web::login::render;
-use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, Pager, flash};
-use crate::web::redirect;
+use crate::pages::login::render;
+use crate::pages::page::{ConfirmPage, FieldErrors, PageCtx, Pager, flash};
+use crate::pages::redirect;
 use vault_core::Error;
 
 const PER_PAGE: i64 = 50;

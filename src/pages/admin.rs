@@ -12,9 +12,9 @@ use crate::auth::AdminUser;
 use crate::clock;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::login::render;
-use crate::web::page::{ConfirmPage, FieldErrors, PageCtx, flash};
-use crate::web::redirect;
+use crate::pages::login::render;
+use crate::pages::page::{ConfirmPage, FieldErrors, PageCtx, flash};
+use crate::pages::redirect;
 use vault_core::Error;
 
 pub struct UserLine {
