@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
-use crate::accounts::{self, totp};
+use crate::accounts;
 use crate::audit::{self, Actor, Verdict};
 use crate::book::legacy;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys;
+use crate::crypto::totp;
 use crate::ops;
 use crate::startup::Application;
 use crate::state::AppState;

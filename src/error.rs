@@ -10,8 +10,8 @@ use askama::Template;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::telemetry::current_request_id;
 use crate::pages::page::{ErrorPage, PageCtx};
+use crate::telemetry::current_request_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

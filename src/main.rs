@@ -1,3 +1,6 @@
+//! The `contact-vault` binary: reads the command line (`cli.rs`), sets up logging and runs the
+//! command; `serve` (the default) starts the server.
+
 use clap::Parser;
 use contact_vault::cli::{Cli, run};
 use contact_vault::config::log_format_from_env;

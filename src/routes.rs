@@ -7,9 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::api;
 use crate::error::{ApiError, AppError};
+use crate::pages::{
+    account, admin, assets, audit, contacts, inbox, login, public, redirect, setup,
+};
 use crate::ratelimit::{Limit, SharedLimit};
 use crate::state::AppState;
-use crate::pages::{account, admin, assets, audit, contacts, inbox, login, public, redirect, setup};
 
 /// The limiters routes wrap, each built once so every worker shares it.
 #[derive(Clone)]

@@ -19,11 +19,11 @@ use crate::config::Settings;
 use crate::crypto::keys::KeyOrigin;
 use crate::crypto::token::new_token;
 use crate::error::AppError;
+use crate::pages::headers;
 use crate::ratelimit::{self, Face, SharedLimit};
 use crate::routes::{self, Limits};
 use crate::state::AppState;
 use crate::telemetry;
-use crate::pages::headers;
 
 /// Form bodies are small; the CSV import sets its own larger limit.
 const FORM_LIMIT: usize = 64 * 1024;

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use contact_vault::accounts::totp;
 use contact_vault::book::csv::{ImportError, parse_file};
 use contact_vault::book::legacy::sanitize_action;
 use contact_vault::book::query::{ListQuery, RawListQuery};
 use contact_vault::clock::{parse_timestamp, rfc3339};
+use contact_vault::crypto::totp;
 use contact_vault::domain::Username;
 use contact_vault::domain::contact::{
     self, Contact, ContactDraft, is_plausible_phone, is_valid_email, parse_tags, phone_digits,

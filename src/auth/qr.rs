@@ -78,7 +78,7 @@ pub fn qr_terminal(data: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vault_core::accounts::totp::otpauth_uri;
+    use vault_core::crypto::totp::otpauth_uri;
 
     const RFC_SECRET: &[u8] = b"12345678901234567890";
 

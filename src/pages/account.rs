@@ -6,16 +6,17 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::accounts;
 use crate::accounts::UserRow;
-use crate::accounts::{self, totp};
 use crate::auth::guards::{CurrentUser, SignedIn};
 use crate::auth::session_store::SID_KEY;
 use crate::clock;
+use crate::crypto::totp;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::pages::login::render;
 use crate::pages::page::{FieldErrors, PageCtx, flash};
 use crate::pages::redirect;
+use crate::state::AppState;
 use vault_core::Error;
 
 #[derive(Template)]

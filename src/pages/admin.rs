@@ -11,10 +11,10 @@ use crate::accounts::UserRow;
 use crate::auth::AdminUser;
 use crate::clock;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::pages::login::render;
 use crate::pages::page::{ConfirmPage, FieldErrors, PageCtx, flash};
 use crate::pages::redirect;
+use crate::state::AppState;
 use vault_core::Error;
 
 pub struct UserLine {

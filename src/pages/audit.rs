@@ -10,9 +10,9 @@ use crate::accounts::UserRow;
 use crate::auth::{AdminUser, CurrentUser};
 use crate::clock;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::pages::login::render;
 use crate::pages::page::{PageCtx, Pager};
+use crate::state::AppState;
 
 const PER_PAGE: i64 = 50;
 

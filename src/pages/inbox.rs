@@ -12,10 +12,10 @@ use crate::clock;
 use crate::domain::paging::Paging;
 use crate::error::AppError;
 use crate::inbox::{self, NoteView, STATUSES, SubmissionView};
-use crate::state::AppState;
 use crate::pages::login::render;
 use crate::pages::page::{ConfirmPage, FieldErrors, PageCtx, Pager, flash};
 use crate::pages::redirect;
+use crate::state::AppState;
 use vault_core::Error;
 
 const PER_PAGE: i64 = 50;

@@ -16,10 +16,10 @@ use crate::auth::guards::SignedIn;
 use crate::auth::session_store::{AGENT_KEY, SID_KEY};
 use crate::crypto::token::new_id;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::pages::device;
 use crate::pages::page::{PageCtx, flash};
 use crate::pages::{HOME, redirect};
+use crate::state::AppState;
 
 /// How long the password step stays valid while the person finds their phone.
 const PENDING_SECONDS: i64 = 300;

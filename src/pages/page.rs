@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::UserRow;
 use crate::auth::csrf;
-use crate::state::AppState;
 use crate::pages::assets;
+use crate::state::AppState;
 
 const FLASH_KEY: &str = "flash";
 

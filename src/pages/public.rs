@@ -12,12 +12,12 @@ use time::OffsetDateTime;
 use crate::domain::submission::{Submission, SubmissionDraft};
 use crate::error::AppError;
 use crate::inbox;
-use crate::spam::phone::Verdict;
-use crate::spam::{self, captcha, ticket};
-use crate::state::AppState;
 use crate::pages::login::render;
 use crate::pages::page::{FieldErrors, PageCtx};
 use crate::pages::redirect;
+use crate::spam::phone::Verdict;
+use crate::spam::{self, captcha, ticket};
+use crate::state::AppState;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ContactForm {

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use crate::accounts;
 use crate::audit::Actor;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::pages::login::render;
 use crate::pages::page::{FieldErrors, PageCtx, flash};
 use crate::pages::redirect;
+use crate::state::AppState;
 use vault_core::Error;
 
 #[derive(Template)]

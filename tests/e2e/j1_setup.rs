@@ -1,7 +1,7 @@
 //! Journey 1: the first run. The setup link creates the first admin, who enrols TOTP with a
 //! code computed from the key on the page and is shown the recovery codes once.
 
-use contact_vault::accounts::totp;
+use contact_vault::crypto::totp;
 
 use crate::common::check_page;
 use crate::harness::{Browser, Scripts};

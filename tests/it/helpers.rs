@@ -4,10 +4,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use actix_web::web;
-use contact_vault::accounts::{self, UserRow, totp};
+use contact_vault::accounts::{self, UserRow};
 use contact_vault::audit::Actor;
 use contact_vault::clock::Clock;
 use contact_vault::config::Settings;
+use contact_vault::crypto::totp;
 use contact_vault::startup::Application;
 use contact_vault::state::AppState;
 use reqwest::redirect::Policy;

@@ -44,7 +44,7 @@ async fn no_totp_secret_is_stored_in_plaintext() {
     let app = spawn_app().await;
     let admin = app.create_user("alice", "admin").await;
     let secret = admin.secret.as_ref().unwrap();
-    let base32 = contact_vault::accounts::totp::secret_base32(secret);
+    let base32 = contact_vault::crypto::totp::secret_base32(secret);
     let hex = hex::encode(secret);
     let codes = admin.recovery_codes.clone();
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

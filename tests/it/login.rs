@@ -71,7 +71,7 @@ async fn totp_codes_work_once_and_recovery_codes_work_once() {
     app.login_web(&first, &admin).await;
 
     // The same code (same time step) in another browser is a replay.
-    let code = contact_vault::accounts::totp::code_at(&secret, app.clock.now() as u64);
+    let code = contact_vault::crypto::totp::code_at(&secret, app.clock.now() as u64);
     let second = browser();
     let res = app
         .post_form(

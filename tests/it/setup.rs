@@ -1,4 +1,4 @@
-use contact_vault::accounts::totp;
+use contact_vault::crypto::totp;
 
 use crate::helpers::{browser, csrf_in, location, spawn_app};
 

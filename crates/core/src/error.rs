@@ -47,12 +47,6 @@ impl Error {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        Error::Internal(e.into())
-    }
-}
-
 /// `"name: required · phone: not a valid number"`: every field's message on one line.
 pub fn field_summary(fields: &FieldErrors) -> String {
     if fields.is_empty() {

@@ -1,8 +1,8 @@
 //! TOTP enrolment and recovery codes: start, confirm, regenerate, turn off, and the CLI's
 //! headless enrolment of a new admin.
 
-use crate::accounts::totp;
 use crate::audit::{self, action};
+use crate::crypto::totp;
 use crate::error::Error;
 use crate::store::{self, users, users::UserRow};
 use crate::vault::Vault;

@@ -7,7 +7,6 @@ mod enrolment;
 pub mod lockout;
 pub mod sessions;
 mod sign_in;
-pub mod totp;
 mod users;
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 //! re-entering the current password, and the remembered browsers.
 
 use crate::accounts::lockout::{self, Claim};
-use crate::accounts::totp;
 use crate::audit::{self, Actor, action};
 use crate::crypto::chain::AuditKey;
 use crate::crypto::password::{self, Verification};
 use crate::crypto::token::{new_token, sha256_hex};
+use crate::crypto::totp;
 use crate::domain::Username;
 use crate::error::Error;
 use crate::store::{self, login_guard, users, users::UserRow};

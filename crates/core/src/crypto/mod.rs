@@ -7,6 +7,7 @@ pub mod cipher;
 pub mod keys;
 pub mod password;
 pub mod token;
+pub mod totp;
 
 pub use cipher::FieldCipher;
 

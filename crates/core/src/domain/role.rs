@@ -1,3 +1,5 @@
+//! An account's role: `admin` (the inbox, users, the full audit log; TOTP required) or `user`.
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

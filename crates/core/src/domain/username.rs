@@ -1,3 +1,5 @@
+//! The account name: a parsed, lower-case [`Username`].
+
 use std::fmt;
 
 /// 3..32 characters of `a-z`, `0-9`, `.`, `_`, `-`, stored lower-case.

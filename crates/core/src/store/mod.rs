@@ -32,6 +32,13 @@ pub(crate) type WriteTx = Transaction<'static, Sqlite>;
 /// What a statement returns.
 pub(crate) type DbResult<T> = sqlx::Result<T>;
 
+/// A failed statement is the server's fault, never the caller's: logged, not shown.
+impl From<sqlx::Error> for crate::error::Error {
+    fn from(e: sqlx::Error) -> Self {
+        crate::error::Error::Internal(e.into())
+    }
+}
+
 /// Opens (creating if needed, mode 0600) the database in WAL mode and runs the migrations.
 pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(database_url)?;
