@@ -114,6 +114,14 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
                 .route(web::post().to(contacts::import)),
         )
         .route("/contacts/export.csv", web::get().to(contacts::export))
+        .route(
+            "/contacts/export.vcf",
+            web::get().to(contacts::export_vcard),
+        )
+        .route(
+            "/contacts/{id}/card.vcf",
+            web::get().to(contacts::export_card),
+        )
         .route("/contacts/{id}", web::get().to(contacts::show))
         .service(
             web::resource("/contacts/{id}/edit")
@@ -199,6 +207,18 @@ pub fn api(sign_in_limit: &SharedLimit) -> actix_web::Scope {
         .route(
             "/contacts/import/csv",
             web::post().to(api::transfer::import_csv),
+        )
+        .route(
+            "/contacts/export/vcard",
+            web::get().to(api::transfer::export_vcard),
+        )
+        .route(
+            "/contacts/import/vcard",
+            web::post().to(api::transfer::import_vcard),
+        )
+        .route(
+            "/contacts/{id}/vcard",
+            web::get().to(api::transfer::contact_vcard),
         )
         .service(
             web::resource("/contacts/{id}")

@@ -349,3 +349,65 @@ fn csv_errors_name_the_right_line_whatever_the_line_ends() {
         assert_eq!(lines, vec![4, 7], "line ends {eol:?}");
     }
 }
+
+/// Text that looks like a `.vcf` file: card frames, known and unknown properties, parameters,
+/// folds, escapes and junk, in any order.
+fn vcf_file() -> impl Strategy<Value = Vec<u8>> {
+    let line = prop_oneof![
+        Just("BEGIN:VCARD".to_string()),
+        Just("END:VCARD".to_string()),
+        Just("VERSION:3.0".to_string()),
+        Just("VERSION:4.0".to_string()),
+        "FN:[ -~À-ÿ]{0,30}",
+        "N:[a-z;,]{0,20}",
+        "TEL(;TYPE=(CELL|PREF|work))?:[+0-9 ()tel:-]{0,20}",
+        "EMAIL(;PREF=[0-9])?:[a-z@.]{0,20}",
+        "ADR:[a-z;, ]{0,30}",
+        "NOTE;ENCODING=QUOTED-PRINTABLE:[=0-9A-F a-z]{0,30}",
+        "PHOTO;ENCODING=b;TYPE=JPEG:[A-Za-z0-9+/=]{0,40}",
+        "CATEGORIES:[a-z,\\\\]{0,20}",
+        "X-[A-Z]{1,5}(;X-P=[a-z\"]{0,5})?:.{0,20}",
+        " [ -~]{0,20}",
+        ".{0,30}",
+    ];
+    prop::collection::vec(line, 0..40).prop_flat_map(|lines| {
+        prop_oneof![Just("\n"), Just("\r\n"), Just("\r")]
+            .prop_map(move |end| lines.join(end).into_bytes())
+    })
+}
+
+/// Parses `data` as a vCard file: no panic, and what is accepted keeps the book's rules and
+/// keeps its card, which reads back.
+fn check_vcf(data: &[u8]) {
+    match contact_vault::book::cards::parse_file(data) {
+        Ok((parsed, _)) => {
+            for p in parsed {
+                let card = p.card.expect("a card is kept");
+                assert!(card.starts_with("BEGIN:VCARD\r\nVERSION:4.0\r\n"), "{card}");
+                assert!(contact_vault::book::vcard::parse(&card).is_ok(), "{card}");
+                assert!(is_plausible_phone(&p.contact.phone));
+                assert!(!p.contact.name.is_empty());
+            }
+        }
+        Err(ImportError::Rows(errors)) => {
+            assert!(!errors.is_empty());
+            assert!(errors.iter().all(|(n, _)| *n >= 1), "cards count from 1");
+        }
+        Err(ImportError::File(message)) => assert!(!message.is_empty()),
+        Err(ImportError::Book(e)) => panic!("parsing alone cannot fail with {e}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn vcard_import_never_panics_on_bytes(data in prop::collection::vec(any::<u8>(), 0..2048)) {
+        check_vcf(&data);
+    }
+
+    #[test]
+    fn vcard_import_never_panics_on_card_like_files(data in vcf_file()) {
+        check_vcf(&data);
+    }
+}

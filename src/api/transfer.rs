@@ -1,16 +1,17 @@
-//! `GET /api/contacts/export` and `POST /api/contacts/import`: the caller's book as a CSV
-//! file, and a CSV file into it (all or nothing; every bad row listed).
+//! `/api/contacts/export/…` and `/api/contacts/import/…`: the caller's book as a CSV or vCard
+//! file, and such a file into it (all or nothing; every bad row or card listed); one contact
+//! as a vCard.
 
-//! `/api/contacts`: the contact book over JSON, as in API.md.
-
-use crate::http::download::csv_attachment;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::ApiUser;
-use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
+use crate::book::cards;
+use crate::book::csv::{self as book_csv, ImportError, ImportReport, MAX_IMPORT_BYTES};
 use crate::error::{ApiError, AppError, ErrorBody};
+use crate::http::download::{csv_attachment, vcard_attachment};
 use crate::http::upload::read_upload;
 use crate::state::AppState;
 
@@ -114,7 +115,13 @@ pub async fn import_csv(
 ) -> Result<HttpResponse, ApiError> {
     state.limits.import(caller.user.id)?;
     let data = read_upload(&req, payload, MAX_IMPORT_BYTES, None).await?;
-    match book_csv::import(&state, &caller.user, &data).await {
+    let imported = book_csv::import(&state, &caller.user, &data).await;
+    csv_answer(imported)
+}
+
+/// The answer to a CSV import.
+fn csv_answer(imported: Result<ImportReport, ImportError>) -> Result<HttpResponse, ApiError> {
+    match imported {
         Ok(report) => Ok(HttpResponse::Ok().json(ImportOk {
             added: report.added,
             skipped: report.skipped,
@@ -138,6 +145,145 @@ pub async fn import_csv(
             errors: vec![],
             fields: None,
         })),
+        Err(ImportError::Book(e)) => Err(AppError::from(e).into()),
+    }
+}
+
+/// `{"card", "error"}`: a rejected card of a vCard import (the first card is 1).
+#[derive(Serialize, ToSchema)]
+pub struct CardError {
+    card: u64,
+    error: String,
+}
+
+/// The result of a vCard import.
+#[derive(Serialize, ToSchema)]
+pub struct CardsImported {
+    added: usize,
+    /// Cards that duplicate an existing contact or an earlier card.
+    skipped: usize,
+    /// Always empty on success.
+    errors: Vec<CardError>,
+}
+
+/// A refused vCard import: nothing was stored. Bad cards are listed in `errors`.
+#[derive(Serialize, ToSchema)]
+pub struct CardsRejected {
+    error: String,
+    #[schema(required = false)]
+    added: usize,
+    #[schema(required = false)]
+    skipped: usize,
+    #[schema(required = false)]
+    errors: Vec<CardError>,
+}
+
+/// Every contact of the caller as one vCard 4.0 file. Contacts that came as cards come back
+/// whole (every property they had); the others are written from their fields.
+#[utoipa::path(
+    get,
+    path = "/api/contacts/export/vcard",
+    operation_id = "export_vcard",
+    tag = "contacts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A vCard 4.0 attachment", body = String, content_type = "text/vcard",
+            headers(("Content-Disposition" = String, description = "attachment; filename=\"contacts.vcf\""))),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+pub async fn export_vcard(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+) -> Result<HttpResponse, ApiError> {
+    cards::begin_export(&state, &caller.user).await?;
+    Ok(vcard_attachment(state.clone(), caller.user.id))
+}
+
+/// One contact of the caller as a vCard 4.0.
+#[utoipa::path(
+    get,
+    path = "/api/contacts/{id}/vcard",
+    operation_id = "contact_vcard",
+    tag = "contacts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The contact's id")),
+    responses(
+        (status = 200, description = "The card", body = String, content_type = "text/vcard"),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 404, description = "No such contact of the caller", body = ErrorBody),
+        (status = 429, description = "Too many API calls by this user", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
+pub async fn contact_vcard(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let card = cards::card_of(&state, &caller.user, &id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/vcard; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(card))
+}
+
+/// Imports a vCard file (4.0, 3.0 or 2.1; one card or many), all or nothing; duplicates are
+/// skipped. Each card is kept whole. At most 10 MB, 1 MiB a card.
+#[utoipa::path(
+    post,
+    path = "/api/contacts/import/vcard",
+    operation_id = "import_vcard",
+    tag = "contacts",
+    security(("bearer" = [])),
+    request_body(
+        description = "The .vcf file: raw, or as the part `file` of a multipart form",
+        content(
+            (String = "text/vcard"),
+            (ImportUpload = "multipart/form-data"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Imported", body = CardsImported),
+        (status = 400, description = "Invalid cards or file; nothing was stored", body = CardsRejected),
+        (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+        (status = 429, description = "Too many API calls or imports by this user (imports: 4 at once, then one every 30 s)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 413, description = "The file is larger than 10 MB, or the whole body than 11 MB", body = ErrorBody),
+    ),
+)]
+pub async fn import_vcard(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.import(caller.user.id)?;
+    let data = read_upload(&req, payload, MAX_IMPORT_BYTES, None).await?;
+    let rejected = |error: String, errors: Vec<CardError>| {
+        HttpResponse::BadRequest().json(CardsRejected {
+            error,
+            added: 0,
+            skipped: 0,
+            errors,
+        })
+    };
+    match cards::import(&state, &caller.user, &data).await {
+        Ok(report) => Ok(HttpResponse::Ok().json(CardsImported {
+            added: report.added,
+            skipped: report.skipped,
+            errors: vec![],
+        })),
+        Err(ImportError::Rows(errors)) => Ok(rejected(
+            format!("{} invalid card(s); nothing was imported", errors.len()),
+            errors
+                .into_iter()
+                .map(|(card, error)| CardError { card, error })
+                .collect(),
+        )),
+        Err(ImportError::File(message)) => Ok(rejected(message, vec![])),
         Err(ImportError::Book(e)) => Err(AppError::from(e).into()),
     }
 }

@@ -5,6 +5,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use futures_util::Stream;
 
+use crate::book::cards;
 use crate::book::csv as book_csv;
 use crate::state::AppState;
 
@@ -19,16 +20,47 @@ pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse
         .streaming(csv_stream(state, owner_id))
 }
 
+/// A streamed `text/vcard` download of a book (vCard 4.0).
+pub fn vcard_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/vcard; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"contacts.vcf\"",
+        ))
+        .streaming(batches(state, owner_id, Format::Vcard))
+}
+
+/// What a download holds.
+#[derive(Clone, Copy)]
+enum Format {
+    Csv,
+    Vcard,
+}
+
 /// The rows of `owner_id`'s book, a batch at a time, the header first.
 fn csv_stream(
     state: web::Data<AppState>,
     owner_id: i64,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    batches(state, owner_id, Format::Csv)
+}
+
+/// The book a batch at a time in `format`, so memory stays flat however large it is.
+fn batches(
+    state: web::Data<AppState>,
+    owner_id: i64,
+    format: Format,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
     futures_util::stream::unfold(Some(0i64), move |cursor| {
         let state = state.clone();
         async move {
             let after = cursor?;
-            match book_csv::export_batch(&state, owner_id, after).await {
+            let batch = match format {
+                Format::Csv => book_csv::export_batch(&state, owner_id, after).await,
+                Format::Vcard => cards::export_batch(&state, owner_id, after).await,
+            };
+            match batch {
                 Ok(None) => None,
                 Ok(Some((bytes, next))) => Some((Ok(bytes), Some(next))),
                 Err(e) => {

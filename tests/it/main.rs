@@ -33,3 +33,4 @@ mod setup;
 mod sign_ins;
 mod sort_created;
 mod user_limits;
+mod vcard;

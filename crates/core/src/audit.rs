@@ -51,6 +51,8 @@ pub mod action {
     pub const FAVORITE_CONTACT: &str = "FAVORITE_CONTACT";
     pub const IMPORT_CSV: &str = "IMPORT_CSV";
     pub const EXPORT_CSV: &str = "EXPORT_CSV";
+    pub const IMPORT_VCARD: &str = "IMPORT_VCARD";
+    pub const EXPORT_VCARD: &str = "EXPORT_VCARD";
     pub const IMPORT_LEGACY: &str = "IMPORT_LEGACY";
     pub const KEYS_ROTATED: &str = "KEYS_ROTATED";
     pub const RECEIVE_SUBMISSION: &str = "RECEIVE_SUBMISSION";

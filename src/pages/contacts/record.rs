@@ -1,7 +1,7 @@
 //! One contact: its page, the favorite toggle, and deleting it (after a confirm page).
 
 use crate::auth::CurrentUser;
-use crate::book::{self};
+use crate::book::{self, cards};
 use crate::clock;
 use crate::error::AppError;
 use crate::pages::login::render;
@@ -28,6 +28,10 @@ struct ShowPage {
     favorite: bool,
     created: String,
     updated: String,
+    /// What the contact's vCard holds beyond the book's fields, as (label, value).
+    details: Vec<(String, String)>,
+    /// The card's photo as a `data:image/…` URI.
+    photo: Option<String>,
 }
 
 pub async fn show(
@@ -37,6 +41,7 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let v = book::get(&state, &user, &id).await?;
+    let (details, photo) = cards::extras(&state, &user, &id).await?;
     let c = v.contact;
     let page = ShowPage {
         ctx: PageCtx::new(&session, Some(&user), &state),
@@ -51,6 +56,8 @@ pub async fn show(
         favorite: c.favorite,
         created: clock::human(v.created),
         updated: clock::human(v.updated),
+        details,
+        photo,
     };
     render(StatusCode::OK, &page)
 }

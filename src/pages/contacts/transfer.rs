@@ -1,10 +1,12 @@
-//! CSV import (all or nothing, every bad line listed) and the streamed CSV export.
+//! Import of a CSV or vCard file (all or nothing, every bad line or card listed) and the
+//! streamed CSV and vCard exports.
 
 use crate::accounts::UserRow;
 use crate::auth::{CurrentUser, csrf};
+use crate::book::cards;
 use crate::book::csv::{self as book_csv, ImportError, MAX_IMPORT_BYTES};
 use crate::error::AppError;
-use crate::http::download::csv_attachment;
+use crate::http::download::{csv_attachment, vcard_attachment};
 use crate::http::upload::read_upload;
 use crate::pages::login::render;
 use crate::pages::page::{PageCtx, flash};
@@ -15,9 +17,17 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+/// A refused row or card: where it is (`Line 3`, `Card 2`) and why.
 pub struct BadLine {
-    pub line: u64,
+    pub place: String,
     pub error: String,
+}
+
+/// Is this a vCard file (its first line that is not blank opens a card)?
+fn is_vcard(data: &[u8]) -> bool {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let start = data.trim_ascii_start();
+    start.len() >= 11 && start[..11].eq_ignore_ascii_case(b"BEGIN:VCARD")
 }
 
 #[derive(Template)]
@@ -66,7 +76,13 @@ pub async fn import(
         Err(other) => return Err(other),
     };
     state.limits.import(user.id)?;
-    match book_csv::import(&state, &user, &data).await {
+    let vcard = is_vcard(&data);
+    let imported = if vcard {
+        cards::import(&state, &user, &data).await
+    } else {
+        book_csv::import(&state, &user, &data).await
+    };
+    match imported {
         Ok(report) => {
             let mut message = format!("{} added, {} skipped", report.added, report.skipped);
             if !report.ignored_columns.is_empty() {
@@ -81,7 +97,10 @@ pub async fn import(
         Err(ImportError::Rows(errors)) => {
             page.bad_lines = errors
                 .into_iter()
-                .map(|(line, error)| BadLine { line, error })
+                .map(|(n, error)| BadLine {
+                    place: format!("{} {n}", if vcard { "Card" } else { "Line" }),
+                    error,
+                })
                 .collect();
             render(StatusCode::BAD_REQUEST, &page)
         }
@@ -100,7 +119,7 @@ async fn upload(
     payload: web::Payload,
     csrf: Option<&str>,
 ) -> Result<Vec<u8>, AppError> {
-    let choose = || AppError::BadRequest("Choose a CSV file to upload.".into());
+    let choose = || AppError::BadRequest("Choose a CSV file (or a vCard file) to upload.".into());
     match read_upload(req, payload, MAX_IMPORT_BYTES, csrf).await {
         Ok(data) if data.trim_ascii().is_empty() => Err(choose()),
         Err(AppError::Validation(fields)) => Err(fields
@@ -118,4 +137,29 @@ pub async fn export(
 ) -> Result<HttpResponse, AppError> {
     book_csv::begin_export(&state, &user).await?;
     Ok(csv_attachment(state.clone(), user.id))
+}
+
+pub async fn export_vcard(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    cards::begin_export(&state, &user).await?;
+    Ok(vcard_attachment(state.clone(), user.id))
+}
+
+/// `GET /contacts/{id}/card.vcf`: one contact as a vCard file.
+pub async fn export_card(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let card = cards::card_of(&state, &user, &id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/vcard; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"contact.vcf\"",
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(card))
 }

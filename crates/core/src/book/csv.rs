@@ -1,56 +1,26 @@
 //! CSV import and export in the old app's format (see API.md):
 //! `name,phone,email,address,company,notes,tags,favorite[,created]`, tags joined by `|`.
 
-use std::collections::HashSet;
-
 use bytes::Bytes;
 
 use crate::accounts::actor;
 use crate::audit::{self, action};
 use crate::clock::{parse_timestamp, rfc3339};
 use crate::crypto::keys::Keys;
-use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, split_tags};
-use crate::store::contacts::{self as rows, ContactRow, SealedContact};
+use crate::store::contacts::{self as rows, SealedContact};
 use crate::store::{self, users::UserRow};
 use crate::vault::Vault;
 
-use super::{open, seal};
+use super::import::import_with;
+pub use super::import::{ImportError, ImportReport, MAX_IMPORT_BYTES, Parsed};
+use super::open;
 use crate::error::Error;
 
-/// Largest accepted upload.
-pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
 const EXPORT_BATCH: i64 = 1000;
 const COLUMNS: [&str; 8] = [
     "name", "phone", "email", "address", "company", "notes", "tags", "favorite",
 ];
-
-/// A successful import.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    pub added: usize,
-    pub skipped: usize,
-    pub ignored_columns: Vec<String>,
-}
-
-/// An import refused as a whole: every bad line, or a problem with the file itself.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("the file has invalid rows")]
-    Rows(Vec<(u64, String)>),
-    #[error("{0}")]
-    File(String),
-    #[error(transparent)]
-    Book(#[from] Error),
-}
-
-/// A valid row of an import file.
-#[derive(Debug)]
-pub struct Parsed {
-    pub contact: Contact,
-    /// The `created` column, when present and parseable.
-    pub created: Option<i64>,
-}
 
 /// `true`, `1`, `yes` (any case) are true; empty and `false`, `0`, `no` are false.
 fn parse_bool(cell: &str) -> Option<bool> {
@@ -177,7 +147,11 @@ pub fn parse_file(data: &[u8]) -> Result<(Vec<Parsed>, Vec<String>), ImportError
                     .join("; ")
             })?;
             let created = cell("created")?.as_deref().and_then(parse_timestamp);
-            Ok(Parsed { contact, created })
+            Ok(Parsed {
+                contact,
+                created,
+                card: None,
+            })
         })();
         match row {
             Ok(p) => parsed.push(p),
@@ -190,43 +164,6 @@ pub fn parse_file(data: &[u8]) -> Result<(Vec<Parsed>, Vec<String>), ImportError
     Ok((parsed, ignored))
 }
 
-/// Encrypts parsed rows into stored rows, split across the cores, in their order.
-fn seal_all(
-    keys: &Keys,
-    owner: i64,
-    parsed: &[Parsed],
-    now: i64,
-) -> anyhow::Result<Vec<ContactRow>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = parsed.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = parsed
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| {
-                            let created = p.created.unwrap_or(now);
-                            seal(keys, owner, &new_id(), &p.contact, created, now)
-                        })
-                        .collect::<anyhow::Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut sealed = Vec::with_capacity(parsed.len());
-        for part in parts {
-            let rows = part
-                .join()
-                .map_err(|_| anyhow::anyhow!("a sealing thread panicked"))??;
-            sealed.extend(rows);
-        }
-        Ok(sealed)
-    })
-}
-
 /// Imports a CSV file into `user`'s book: all rows or none. Rows that duplicate an existing
 /// contact or an earlier row are skipped.
 pub async fn import(
@@ -234,55 +171,7 @@ pub async fn import(
     user: &UserRow,
     data: &[u8],
 ) -> Result<ImportReport, ImportError> {
-    let now = vault.clock.now();
-    let owner = user.id;
-    // Parsing and encrypting are the slow part: do them off the async workers, on every core,
-    // before taking the write lock.
-    let keys = vault.keys.clone();
-    let data = data.to_vec();
-    let (sealed, ignored_columns) = tokio::task::spawn_blocking(move || {
-        let (parsed, ignored) = parse_file(&data)?;
-        let sealed = seal_all(&keys, owner, &parsed, now).map_err(Error::Internal)?;
-        Ok::<_, ImportError>((sealed, ignored))
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))??;
-    let mut tx = store::begin_write(&vault.db).await.map_err(Error::from)?;
-    let mut known: HashSet<String> = rows::dup_keys(&mut tx, owner)
-        .await
-        .map_err(Error::from)?
-        .into_iter()
-        .collect();
-    let mut report = ImportReport {
-        ignored_columns,
-        ..ImportReport::default()
-    };
-    let fresh: Vec<&ContactRow> = sealed
-        .iter()
-        .filter(|row| known.insert(row.dup_key.clone()))
-        .collect();
-    report.added = rows::insert_many(&mut tx, &fresh)
-        .await
-        .map_err(Error::from)? as usize;
-    report.skipped = sealed.len() - report.added;
-    if report.added > 0 {
-        rows::bump_version(&mut tx, owner)
-            .await
-            .map_err(Error::from)?;
-    }
-    let detail = format!("added={} skipped={}", report.added, report.skipped);
-    audit::record(
-        &mut tx,
-        &vault.keys.audit,
-        now,
-        actor(user),
-        action::IMPORT_CSV,
-        &detail,
-    )
-    .await
-    .map_err(Error::from)?;
-    tx.commit().await.map_err(Error::from)?;
-    Ok(report)
+    import_with(vault, user, data.to_vec(), parse_file, action::IMPORT_CSV).await
 }
 
 /// Writes a cell so that a spreadsheet does not run it as a formula.

@@ -2,10 +2,13 @@
 //! of the book's version in one transaction), and listing through the in-memory directory.
 //! Handlers in `web::contacts` and `api::contacts` call these functions and nothing below.
 
+pub mod cards;
 pub mod csv;
 pub mod directory;
+mod import;
 pub mod legacy;
 pub mod query;
+pub mod vcard;
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +71,19 @@ pub fn seal(
     created: i64,
     updated: i64,
 ) -> anyhow::Result<ContactRow> {
+    seal_with_card(keys, owner_id, id, c, None, created, updated)
+}
+
+/// As [`seal`], with the whole vCard the fields came from (vCard 4.0 text), encrypted too.
+pub fn seal_with_card(
+    keys: &Keys,
+    owner_id: i64,
+    id: &str,
+    c: &Contact,
+    card: Option<&str>,
+    created: i64,
+    updated: i64,
+) -> anyhow::Result<ContactRow> {
     let cipher = &keys.cipher;
     let summary = Summary {
         name: c.name.clone(),
@@ -93,6 +109,7 @@ pub fn seal(
         owner_id,
         summary: cipher.encrypt(&serde_json::to_string(&summary)?),
         dup_key: dup_key(keys, owner_id, c),
+        card: card.map(|text| cipher.encrypt(text)),
     })
 }
 
@@ -286,8 +303,22 @@ async fn rewrite(
     detail: &str,
 ) -> Result<ContactView, Error> {
     let now = vault.clock.now();
-    let row = seal(&vault.keys, user.id, id, &contact, created, now)?;
     let mut tx = store::begin_write(&vault.db).await?;
+    // A contact that came as a vCard keeps its card, with the changed fields written in.
+    let card = match rows::card(&mut tx, user.id, id).await? {
+        None => return Err(Error::NotFound),
+        Some(None) => None,
+        Some(Some(token)) => Some(cards::updated_card(&vault.keys, &token, &contact)?),
+    };
+    let row = seal_with_card(
+        &vault.keys,
+        user.id,
+        id,
+        &contact,
+        card.as_deref(),
+        created,
+        now,
+    )?;
     match rows::update(&mut tx, &row).await? {
         UpdateOutcome::Updated => {}
         UpdateOutcome::NotFound => return Err(Error::NotFound),
@@ -389,3 +420,5 @@ pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPa
 }
 #[cfg(test)]
 mod service_tests;
+#[cfg(test)]
+mod vcard_tests;

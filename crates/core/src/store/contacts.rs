@@ -29,6 +29,8 @@ pub struct ContactRow {
     pub owner_id: i64,
     pub summary: String,
     pub dup_key: String,
+    /// The whole vCard (a Fernet token), for contacts that came as one.
+    pub card: Option<String>,
 }
 
 /// What the in-memory directory is built from.
@@ -58,7 +60,7 @@ pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result
     Ok((result.rows_affected() == 1).then(|| result.last_insert_rowid()))
 }
 
-/// Rows per statement of [`insert_many`] (14 parameters each, far below SQLite's limit).
+/// Rows per statement of [`insert_many`] (15 parameters each, far below SQLite's limit).
 const INSERT_BATCH: usize = 64;
 
 /// Inserts many contacts, `INSERT_BATCH` per statement (one round trip to SQLite for each,
@@ -79,7 +81,7 @@ async fn insert_chunk(
 ) -> sqlx::Result<SqliteQueryResult> {
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags,
-                               summary, favorite, dup_key, created, updated) ",
+                               summary, favorite, dup_key, created, updated, card) ",
     );
     q.push_values(chunk, |mut b, row| {
         b.push_bind(&row.sealed.id)
@@ -95,7 +97,8 @@ async fn insert_chunk(
             .push_bind(row.sealed.favorite)
             .push_bind(&row.dup_key)
             .push_bind(row.sealed.created)
-            .push_bind(row.sealed.updated);
+            .push_bind(row.sealed.updated)
+            .push_bind(&row.card);
     });
     q.push(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
     q.build().execute(db).await
@@ -112,7 +115,7 @@ pub enum UpdateOutcome {
 pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<UpdateOutcome> {
     let result = sqlx::query(
         "UPDATE contacts SET name = ?, phone = ?, email = ?, address = ?, company = ?, notes = ?, tags = ?,
-                             summary = ?, favorite = ?, dup_key = ?, updated = ?
+                             summary = ?, favorite = ?, dup_key = ?, updated = ?, card = ?
          WHERE id = ? AND owner_id = ?",
     )
     .bind(&row.sealed.name)
@@ -126,6 +129,7 @@ pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result
     .bind(row.sealed.favorite)
     .bind(&row.dup_key)
     .bind(row.sealed.updated)
+    .bind(&row.card)
     .bind(&row.sealed.id)
     .bind(row.owner_id)
     .execute(db)
@@ -233,6 +237,46 @@ pub async fn batch_after(
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.rowid, r.row)).collect())
+}
+
+/// The stored card of the owner's contact `id`: `None` when there is no such contact,
+/// `Some(None)` when it has no card.
+pub async fn card(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    id: &str,
+) -> sqlx::Result<Option<Option<String>>> {
+    sqlx::query_scalar("SELECT card FROM contacts WHERE id = ? AND owner_id = ?")
+        .bind(id)
+        .bind(owner_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// As [`batch_after`], with each contact's stored card (for the vCard export).
+pub async fn card_batch_after(
+    db: &SqlitePool,
+    owner_id: i64,
+    after_rowid: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, SealedContact, Option<String>)>> {
+    #[derive(FromRow)]
+    struct WithCard {
+        rowid: i64,
+        #[sqlx(flatten)]
+        row: SealedContact,
+        card: Option<String>,
+    }
+    let rows: Vec<WithCard> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT rowid, {SHOWN}, card FROM contacts
+         WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+    )))
+    .bind(owner_id)
+    .bind(after_rowid)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.rowid, r.row, r.card)).collect())
 }
 
 /// The book's version: bumped in the same transaction as every write to it, so every server
