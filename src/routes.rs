@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::api;
 use crate::error::{ApiError, AppError};
 use crate::pages::{
-    account, admin, assets, audit, contacts, inbox, login, public, redirect, setup,
+    account, admin, app_passwords, assets, audit, contacts, inbox, login, public, redirect, setup,
 };
 use crate::ratelimit::{Limit, SharedLimit};
 use crate::state::AppState;
@@ -96,6 +96,15 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
         .route(
             "/account/tokens/{id}/revoke",
             web::post().to(account::revoke_token),
+        )
+        .service(
+            web::resource("/account/app-passwords")
+                .route(web::get().to(app_passwords::list))
+                .route(web::post().to(app_passwords::create)),
+        )
+        .route(
+            "/account/app-passwords/{id}/revoke",
+            web::post().to(app_passwords::revoke),
         )
         .route(
             "/account/sign-out-everywhere",
@@ -195,6 +204,15 @@ pub fn api(sign_in_limit: &SharedLimit) -> actix_web::Scope {
             web::post().to(api::auth::change_password),
         )
         .route("/audit", web::get().to(api::audit::list))
+        .service(
+            web::resource("/app-passwords")
+                .route(web::get().to(api::app_passwords::list))
+                .route(web::post().to(api::app_passwords::create)),
+        )
+        .route(
+            "/app-passwords/{id}",
+            web::delete().to(api::app_passwords::delete),
+        )
         .service(
             web::resource("/contacts")
                 .route(web::get().to(api::contacts::list))

@@ -3,6 +3,7 @@
 //! query strings answer the same way.
 
 pub mod admin;
+pub mod app_passwords;
 pub mod audit;
 pub mod auth;
 pub mod contacts;

@@ -8,7 +8,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, auth, contacts, transfer};
+use super::{admin, app_passwords, audit, auth, contacts, transfer};
 use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -24,6 +24,9 @@ use crate::error::ErrorBody;
         auth::login,
         auth::logout,
         auth::change_password,
+        app_passwords::list,
+        app_passwords::create,
+        app_passwords::delete,
         contacts::list,
         contacts::create,
         contacts::get,

@@ -8,6 +8,7 @@ mod api_admin;
 mod api_auth;
 mod api_contacts;
 mod api_csv;
+mod app_passwords;
 mod audit_chain;
 mod authz;
 mod captcha;

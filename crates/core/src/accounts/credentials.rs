@@ -7,7 +7,7 @@ use crate::crypto::password::{self};
 use crate::crypto::token::{new_token, sha256_hex};
 use crate::domain::Password;
 use crate::error::Error;
-use crate::store::{self, login_guard, sessions, tokens, users, users::UserRow};
+use crate::store::{self, app_passwords, login_guard, sessions, tokens, users, users::UserRow};
 use crate::vault::Vault;
 
 use super::{actor, confirm_password};
@@ -48,6 +48,7 @@ pub async fn logout(
 /// What survives a revocation: the caller's own token, if it asked with one. Web callers keep
 /// their session by renewing it afterwards (it is re-saved under a new key).
 /// Remembered browsers are forgotten too: they are exempt from the account's sign-in lock.
+/// App passwords end as well: a device is signed in like a session.
 pub async fn revoke_everything(
     db: &mut crate::store::Conn,
     user_id: i64,
@@ -55,6 +56,7 @@ pub async fn revoke_everything(
 ) -> crate::store::DbResult<()> {
     sessions::delete_for_user(db, user_id, None).await?;
     login_guard::delete_devices_for_user(db, user_id).await?;
+    app_passwords::delete_for_user(db, user_id).await?;
     tokens::delete_for_user(db, user_id, keep_token).await
 }
 

@@ -2,6 +2,7 @@
 //! password changes, and the users an admin manages. Each write and its audit row go in one
 //! transaction; revocations happen in the same transaction as the change that causes them.
 
+pub mod app_passwords;
 mod credentials;
 mod enrolment;
 pub mod lockout;

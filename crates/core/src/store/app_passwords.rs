@@ -1,0 +1,92 @@
+//! App passwords (per-device CardDAV credentials), stored as SHA-256 digests; the device's
+//! name is a Fernet token.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+/// An app password as the account page and the API list it (the name still sealed).
+#[derive(Debug, FromRow)]
+pub struct AppPasswordRow {
+    pub id: String,
+    pub name: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
+pub async fn list_for_user(db: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<AppPasswordRow>> {
+    sqlx::query_as(
+        "SELECT id, name, created, last_used FROM app_passwords
+         WHERE user_id = ? ORDER BY created DESC, id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn insert(
+    db: &mut SqliteConnection,
+    id: &str,
+    user_id: i64,
+    sealed_name: &str,
+    secret_hash: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO app_passwords (id, user_id, name, secret_hash, created)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(sealed_name)
+    .bind(secret_hash)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Revokes one of the user's app passwords; false when there is none (or not theirs).
+pub async fn delete(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM app_passwords WHERE id = ? AND user_id = ?")
+        .bind(id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn delete_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM app_passwords WHERE user_id = ?")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The id of the user's app password with this digest, if it is one.
+pub async fn find(
+    db: &SqlitePool,
+    user_id: i64,
+    secret_hash: &str,
+) -> sqlx::Result<Option<(String, Option<i64>)>> {
+    sqlx::query_as("SELECT id, last_used FROM app_passwords WHERE user_id = ? AND secret_hash = ?")
+        .bind(user_id)
+        .bind(secret_hash)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn touch(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE app_passwords SET last_used = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
