@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dav;
 pub mod error;
 pub mod http;
 pub mod pages;

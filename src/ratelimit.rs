@@ -142,6 +142,26 @@ impl SharedLimit {
         })
     }
 
+    /// Counts a request that failed to sign in (CardDAV's Basic credentials) against its
+    /// client's budget; `RateLimited` once it is spent.
+    pub fn charge_failure(&self, req: &actix_web::HttpRequest) -> Result<(), AppError> {
+        let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+            return Ok(());
+        };
+        let headers: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let ip = client_ip(peer, &headers, &self.trusted);
+        match self.limiter.check_key(&ip) {
+            Ok(()) => Ok(()),
+            Err(negative) => Err(AppError::RateLimited {
+                retry_after: seconds_to_wait(&negative),
+            }),
+        }
+    }
+
     /// Counts `req` against its client's budget; the error is the refusal to send.
     pub fn check(&self, req: &ServiceRequest) -> Result<(), actix_web::Error> {
         let Some(ip) = request_ip(req, &self.trusted) else {
@@ -182,7 +202,7 @@ pub async fn limit_new_sessions(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let path = req.path();
     let starts_session = matches!(*req.method(), Method::GET | Method::HEAD)
-        && !["/static/", "/api/", "/healthz"]
+        && !["/static/", "/api/", "/healthz", "/dav/", "/.well-known/"]
             .iter()
             .any(|p| path.starts_with(p))
         && req.cookie(session_cookie).is_none();

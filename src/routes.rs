@@ -23,165 +23,177 @@ pub struct Limits {
     pub captcha: Limit,
 }
 
-/// The pages and the health check.
+/// The pages, CardDAV and the health check.
 pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/static/{file}", web::get().to(assets::serve))
-        .service(
-            web::resource("/").route(web::get().to(public::show)).route(
+    cfg.route(
+        "/.well-known/carddav",
+        web::route().to(crate::dav::well_known),
+    )
+    .service(
+        // Every method (PROPFIND, REPORT, PUT…) and path below /dav goes to the DAV face;
+        // a failed device sign-in draws on the per-address sign-in budget.
+        web::scope("/dav")
+            .app_data(web::Data::new(limits.sign_in.clone()))
+            .app_data(web::PayloadConfig::new(crate::dav::MAX_BODY))
+            .default_service(web::to(crate::dav::handle)),
+    )
+    .route("/healthz", web::get().to(healthz))
+    .route("/static/{file}", web::get().to(assets::serve))
+    .service(
+        web::resource("/").route(web::get().to(public::show)).route(
+            web::post()
+                .to(public::submit)
+                .wrap(Governor::new(&limits.form)),
+        ),
+    )
+    .route("/thanks", web::get().to(public::thanks))
+    // The image and its spoken form share one limit.
+    .route(
+        "/captcha",
+        web::get()
+            .to(public::image)
+            .wrap(Governor::new(&limits.captcha)),
+    )
+    .route(
+        "/captcha/audio",
+        web::get()
+            .to(public::audio)
+            .wrap(Governor::new(&limits.captcha)),
+    )
+    .service(
+        web::resource("/login")
+            .route(web::get().to(login::form))
+            .route(web::post().to(login::submit).wrap(from_fn({
+                let limit = limits.sign_in.clone();
+                move |req, next| limit.clone().guard(req, next)
+            }))),
+    )
+    .service(
+        web::resource("/login/totp")
+            .route(web::get().to(login::totp_form))
+            .route(
                 web::post()
-                    .to(public::submit)
-                    .wrap(Governor::new(&limits.form)),
+                    .to(login::totp_submit)
+                    .wrap(Governor::new(&limits.totp)),
             ),
-        )
-        .route("/thanks", web::get().to(public::thanks))
-        // The image and its spoken form share one limit.
-        .route(
-            "/captcha",
-            web::get()
-                .to(public::image)
-                .wrap(Governor::new(&limits.captcha)),
-        )
-        .route(
-            "/captcha/audio",
-            web::get()
-                .to(public::audio)
-                .wrap(Governor::new(&limits.captcha)),
-        )
-        .service(
-            web::resource("/login")
-                .route(web::get().to(login::form))
-                .route(web::post().to(login::submit).wrap(from_fn({
-                    let limit = limits.sign_in.clone();
-                    move |req, next| limit.clone().guard(req, next)
-                }))),
-        )
-        .service(
-            web::resource("/login/totp")
-                .route(web::get().to(login::totp_form))
-                .route(
-                    web::post()
-                        .to(login::totp_submit)
-                        .wrap(Governor::new(&limits.totp)),
-                ),
-        )
-        .route("/logout", web::post().to(login::logout))
-        .service(
-            web::resource("/setup/{token}")
-                .route(web::get().to(setup::form))
-                .route(web::post().to(setup::submit)),
-        )
-        .route("/account", web::get().to(account::show))
-        .route(
-            "/account/password",
-            web::post().to(account::change_password),
-        )
-        .service(
-            web::resource("/account/totp")
-                .route(web::get().to(account::totp_form))
-                .route(web::post().to(account::totp_confirm)),
-        )
-        .route(
-            "/account/totp/disable",
-            web::post().to(account::disable_totp),
-        )
-        .route(
-            "/account/recovery-codes",
-            web::post().to(account::regenerate_codes),
-        )
-        .route(
-            "/account/sessions/{sid}/revoke",
-            web::post().to(account::revoke_session),
-        )
-        .route(
-            "/account/tokens/{id}/revoke",
-            web::post().to(account::revoke_token),
-        )
-        .service(
-            web::resource("/account/app-passwords")
-                .route(web::get().to(app_passwords::list))
-                .route(web::post().to(app_passwords::create)),
-        )
-        .route(
-            "/account/app-passwords/{id}/revoke",
-            web::post().to(app_passwords::revoke),
-        )
-        .route(
-            "/account/sign-out-everywhere",
-            web::post().to(account::sign_out_everywhere),
-        )
-        // Contact book pages (web::contacts) go here.
-        .route("/contacts", web::get().to(contacts::list))
-        .service(
-            web::resource("/contacts/new")
-                .route(web::get().to(contacts::new_form))
-                .route(web::post().to(contacts::create)),
-        )
-        .service(
-            web::resource("/contacts/import")
-                .route(web::get().to(contacts::import_form))
-                .route(web::post().to(contacts::import)),
-        )
-        .route("/contacts/export.csv", web::get().to(contacts::export))
-        .route(
-            "/contacts/export.vcf",
-            web::get().to(contacts::export_vcard),
-        )
-        .route(
-            "/contacts/{id}/card.vcf",
-            web::get().to(contacts::export_card),
-        )
-        .route("/contacts/{id}", web::get().to(contacts::show))
-        .service(
-            web::resource("/contacts/{id}/edit")
-                .route(web::get().to(contacts::edit_form))
-                .route(web::post().to(contacts::update)),
-        )
-        .route(
-            "/contacts/{id}/favorite",
-            web::post().to(contacts::toggle_favorite),
-        )
-        .service(
-            web::resource("/contacts/{id}/delete")
-                .route(web::get().to(contacts::confirm_delete))
-                .route(web::post().to(contacts::delete)),
-        )
-        .route("/audit", web::get().to(audit::mine))
-        .route("/admin/audit", web::get().to(audit::everyone))
-        .route(
-            "/admin",
-            web::get().to(|| async { redirect("/admin/submissions") }),
-        )
-        .route("/admin/submissions", web::get().to(inbox::list))
-        .route("/admin/submissions/{id}", web::get().to(inbox::show))
-        .route(
-            "/admin/submissions/{id}/note",
-            web::post().to(inbox::add_note),
-        )
-        .route(
-            "/admin/submissions/{id}/status",
-            web::post().to(inbox::set_status),
-        )
-        .route(
-            "/admin/submissions/{id}/convert",
-            web::post().to(inbox::convert),
-        )
-        .service(
-            web::resource("/admin/submissions/{id}/delete")
-                .route(web::get().to(inbox::confirm_delete))
-                .route(web::post().to(inbox::delete)),
-        )
-        .service(
-            web::resource("/admin/users")
-                .route(web::get().to(admin::list))
-                .route(web::post().to(admin::create)),
-        )
-        // Deleting a user and resetting their TOTP: a confirm page, then the post.
-        .service(
-            web::resource("/admin/users/{name}/{action:delete|reset-totp}")
-                .route(web::get().to(admin::confirm))
-                .route(web::post().to(admin::act)),
-        );
+    )
+    .route("/logout", web::post().to(login::logout))
+    .service(
+        web::resource("/setup/{token}")
+            .route(web::get().to(setup::form))
+            .route(web::post().to(setup::submit)),
+    )
+    .route("/account", web::get().to(account::show))
+    .route(
+        "/account/password",
+        web::post().to(account::change_password),
+    )
+    .service(
+        web::resource("/account/totp")
+            .route(web::get().to(account::totp_form))
+            .route(web::post().to(account::totp_confirm)),
+    )
+    .route(
+        "/account/totp/disable",
+        web::post().to(account::disable_totp),
+    )
+    .route(
+        "/account/recovery-codes",
+        web::post().to(account::regenerate_codes),
+    )
+    .route(
+        "/account/sessions/{sid}/revoke",
+        web::post().to(account::revoke_session),
+    )
+    .route(
+        "/account/tokens/{id}/revoke",
+        web::post().to(account::revoke_token),
+    )
+    .service(
+        web::resource("/account/app-passwords")
+            .route(web::get().to(app_passwords::list))
+            .route(web::post().to(app_passwords::create)),
+    )
+    .route(
+        "/account/app-passwords/{id}/revoke",
+        web::post().to(app_passwords::revoke),
+    )
+    .route(
+        "/account/sign-out-everywhere",
+        web::post().to(account::sign_out_everywhere),
+    )
+    // Contact book pages (web::contacts) go here.
+    .route("/contacts", web::get().to(contacts::list))
+    .service(
+        web::resource("/contacts/new")
+            .route(web::get().to(contacts::new_form))
+            .route(web::post().to(contacts::create)),
+    )
+    .service(
+        web::resource("/contacts/import")
+            .route(web::get().to(contacts::import_form))
+            .route(web::post().to(contacts::import)),
+    )
+    .route("/contacts/export.csv", web::get().to(contacts::export))
+    .route(
+        "/contacts/export.vcf",
+        web::get().to(contacts::export_vcard),
+    )
+    .route(
+        "/contacts/{id}/card.vcf",
+        web::get().to(contacts::export_card),
+    )
+    .route("/contacts/{id}", web::get().to(contacts::show))
+    .service(
+        web::resource("/contacts/{id}/edit")
+            .route(web::get().to(contacts::edit_form))
+            .route(web::post().to(contacts::update)),
+    )
+    .route(
+        "/contacts/{id}/favorite",
+        web::post().to(contacts::toggle_favorite),
+    )
+    .service(
+        web::resource("/contacts/{id}/delete")
+            .route(web::get().to(contacts::confirm_delete))
+            .route(web::post().to(contacts::delete)),
+    )
+    .route("/audit", web::get().to(audit::mine))
+    .route("/admin/audit", web::get().to(audit::everyone))
+    .route(
+        "/admin",
+        web::get().to(|| async { redirect("/admin/submissions") }),
+    )
+    .route("/admin/submissions", web::get().to(inbox::list))
+    .route("/admin/submissions/{id}", web::get().to(inbox::show))
+    .route(
+        "/admin/submissions/{id}/note",
+        web::post().to(inbox::add_note),
+    )
+    .route(
+        "/admin/submissions/{id}/status",
+        web::post().to(inbox::set_status),
+    )
+    .route(
+        "/admin/submissions/{id}/convert",
+        web::post().to(inbox::convert),
+    )
+    .service(
+        web::resource("/admin/submissions/{id}/delete")
+            .route(web::get().to(inbox::confirm_delete))
+            .route(web::post().to(inbox::delete)),
+    )
+    .service(
+        web::resource("/admin/users")
+            .route(web::get().to(admin::list))
+            .route(web::post().to(admin::create)),
+    )
+    // Deleting a user and resetting their TOTP: a confirm page, then the post.
+    .service(
+        web::resource("/admin/users/{name}/{action:delete|reset-totp}")
+            .route(web::get().to(admin::confirm))
+            .route(web::post().to(admin::act)),
+    );
 }
 
 /// `/api/`: the JSON face (API.md). Malformed bodies, queries and paths answer `{"error"}`.

@@ -535,7 +535,12 @@ async fn bad_list_parameters_get_a_400_page() {
 async fn import_token(app: &TestApp, client: &Client) -> String {
     let html = app.get_html(client, "/contacts/import").await;
     assert!(html.contains("enctype=\"multipart/form-data\""));
-    assert!(html.contains("name=\"file\" type=\"file\" accept=\".csv,text/csv\""));
+    // CSV files, and vCard files since issue 15.
+    assert!(
+        html.contains(
+            "name=\"file\" type=\"file\" accept=\".csv,text/csv,.vcf,.vcard,text/vcard\""
+        )
+    );
     assert!(html.contains("<form method=\"post\" action=\"/contacts/import\" "));
     assert!(!html.contains("csrf_token="), "no token in a URL");
     let token = csrf_in(&html);

@@ -12,6 +12,7 @@ mod app_passwords;
 mod audit_chain;
 mod authz;
 mod captcha;
+mod carddav;
 mod cli;
 mod contacts_pages;
 mod csrf;

@@ -178,6 +178,27 @@ pub async fn sign_in(
     Ok(Some(user))
 }
 
+/// Audits a device's failed sign-in (`LOGIN_FAIL via=carddav`); the name is the one sent,
+/// cut short, with the account's id when it exists.
+pub async fn record_failure(vault: &Vault, username: &str) -> Result<(), Error> {
+    let name: String = username.trim().to_lowercase().chars().take(32).collect();
+    let known = users::find_by_username(&mut *vault.db.acquire().await?, &name).await?;
+    let actor = crate::audit::Actor {
+        user_id: known.as_ref().map(|u| u.id),
+        username: if known.is_some() { &name } else { "(unknown)" },
+    };
+    audit::record_alone(
+        &vault.db,
+        &vault.keys.audit,
+        vault.clock.now(),
+        actor,
+        action::LOGIN_FAIL,
+        "via=carddav",
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 pub mod cards;
 pub mod csv;
+pub mod dav;
 pub mod directory;
 mod import;
 pub mod legacy;
@@ -202,13 +203,31 @@ pub async fn insert_in(
     user: &UserRow,
     contact: Contact,
 ) -> Result<Inserted, Error> {
+    insert_card_in(tx, vault, user, contact, None, None).await
+}
+
+/// As [`insert_in`], with the whole card the contact came as and the resource name a CardDAV
+/// client gave it.
+pub(crate) async fn insert_card_in(
+    tx: &mut crate::store::Conn,
+    vault: &Vault,
+    user: &UserRow,
+    contact: Contact,
+    card: Option<&str>,
+    dav_name: Option<&str>,
+) -> Result<Inserted, Error> {
     let now = vault.clock.now();
     let id = new_id();
-    let row = seal(&vault.keys, user.id, &id, &contact, now, now)?;
+    let row = seal_with_card(&vault.keys, user.id, &id, &contact, card, now, now)?;
     let Some(seq) = rows::insert(tx, &row).await? else {
         let existing = rows::id_by_dup_key(tx, user.id, &row.dup_key).await?;
         return Err(Error::Duplicate(existing));
     };
+    if let Some(name) = dav_name {
+        let sealed = vault.keys.cipher.encrypt(name);
+        let key = dav::name_key(&vault.keys, user.id, name);
+        crate::store::dav::set_name(tx, user.id, &id, &sealed, &key).await?;
+    }
     let version = rows::bump_version(tx, user.id).await?;
     audit::record(
         tx,
@@ -231,7 +250,6 @@ pub async fn insert_in(
     })
 }
 
-/// Lets the cached directory know about a committed [`insert_in`].
 pub fn created_in_cache(vault: &Vault, user: &UserRow, inserted: &Inserted) {
     let entry = entry_of(&inserted.view, inserted.seq);
     vault
@@ -302,13 +320,44 @@ async fn rewrite(
     audit_action: &str,
     detail: &str,
 ) -> Result<ContactView, Error> {
-    let now = vault.clock.now();
     let mut tx = store::begin_write(&vault.db).await?;
+    let (view, version) = rewrite_in(
+        &mut tx,
+        vault,
+        user,
+        id,
+        contact,
+        created,
+        None,
+        (audit_action, detail),
+    )
+    .await?;
+    tx.commit().await?;
+    rewritten_in_cache(vault, user, &view, version);
+    Ok(view)
+}
+
+/// The rewrite inside the caller's write transaction; returns the book's new version. The
+/// stored card is brought up to date with the fields, or replaced by `new_card` (a CardDAV
+/// client sends the whole card). Call [`rewritten_in_cache`] after the commit.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn rewrite_in(
+    tx: &mut crate::store::Conn,
+    vault: &Vault,
+    user: &UserRow,
+    id: &str,
+    contact: Contact,
+    created: i64,
+    new_card: Option<&str>,
+    (audit_action, detail): (&str, &str),
+) -> Result<(ContactView, i64), Error> {
+    let now = vault.clock.now();
     // A contact that came as a vCard keeps its card, with the changed fields written in.
-    let card = match rows::card(&mut tx, user.id, id).await? {
-        None => return Err(Error::NotFound),
-        Some(None) => None,
-        Some(Some(token)) => Some(cards::updated_card(&vault.keys, &token, &contact)?),
+    let card = match (rows::card(tx, user.id, id).await?, new_card) {
+        (None, _) => return Err(Error::NotFound),
+        (Some(_), Some(text)) => Some(text.to_string()),
+        (Some(None), None) => None,
+        (Some(Some(token)), None) => Some(cards::updated_card(&vault.keys, &token, &contact)?),
     };
     let row = seal_with_card(
         &vault.keys,
@@ -319,17 +368,17 @@ async fn rewrite(
         created,
         now,
     )?;
-    match rows::update(&mut tx, &row).await? {
+    match rows::update(tx, &row).await? {
         UpdateOutcome::Updated => {}
         UpdateOutcome::NotFound => return Err(Error::NotFound),
         UpdateOutcome::Duplicate => {
-            let existing = rows::id_by_dup_key(&mut tx, user.id, &row.dup_key).await?;
+            let existing = rows::id_by_dup_key(tx, user.id, &row.dup_key).await?;
             return Err(Error::Duplicate(existing));
         }
     }
-    let version = rows::bump_version(&mut tx, user.id).await?;
+    let version = rows::bump_version(tx, user.id).await?;
     audit::record(
-        &mut tx,
+        tx,
         &vault.keys.audit,
         now,
         actor(user),
@@ -337,17 +386,20 @@ async fn rewrite(
         detail,
     )
     .await?;
-    tx.commit().await?;
     let view = ContactView {
         id: id.to_string(),
         contact,
         created,
         updated: now,
     };
+    Ok((view, version))
+}
+
+/// Patches the cached directory after a rewrite committed.
+pub(crate) fn rewritten_in_cache(vault: &Vault, user: &UserRow, view: &ContactView, version: i64) {
     vault
         .directories
-        .apply(user.id, version, Change::Upsert(entry_of(&view, 0)));
-    Ok(view)
+        .apply(user.id, version, Change::Upsert(entry_of(view, 0)));
 }
 
 pub async fn delete(vault: &Vault, user: &UserRow, id: &str) -> Result<(), Error> {

@@ -4,6 +4,7 @@
 pub mod app_passwords;
 pub mod audit;
 pub mod contacts;
+pub mod dav;
 pub mod form_tickets;
 pub mod login_guard;
 pub mod maintenance;

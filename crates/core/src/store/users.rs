@@ -120,8 +120,14 @@ pub async fn create(
 }
 
 /// Deletes a user; sessions, tokens and recovery codes go with it (ON DELETE CASCADE).
+/// Deletes the user; their contacts, tokens and app passwords go with them (foreign keys), and
+/// so do the CardDAV tombstones their contacts left.
 pub async fn delete(db: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
     let result = sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query("DELETE FROM dav_tombstones WHERE owner_id = ?")
         .bind(id)
         .execute(db)
         .await?;

@@ -1,0 +1,108 @@
+//! What CardDAV reads beside the contacts themselves: resource names (sealed, found by their
+//! blind index), the version each contact last changed at, and the tombstones of deleted ones
+//! (both kept by the triggers of migration 0009).
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use super::contacts::SealedContact;
+
+/// A contact as CardDAV serves it: its shown columns, its card and the version it last
+/// changed at.
+#[derive(Debug, FromRow)]
+pub struct DavRow {
+    #[sqlx(flatten)]
+    pub sealed: SealedContact,
+    pub card: Option<String>,
+    pub changed_version: i64,
+}
+
+/// A member of a book: its id, sealed resource name and the version it last changed at.
+#[derive(Debug, FromRow)]
+pub struct Member {
+    pub id: String,
+    pub dav_name: Option<String>,
+    pub changed_version: i64,
+}
+
+/// A deleted contact: its id and sealed resource name.
+#[derive(Debug, FromRow)]
+pub struct Tombstone {
+    pub contact_id: String,
+    pub dav_name: Option<String>,
+}
+
+const SHOWN: &str =
+    "id, name, phone, email, address, company, notes, tags, favorite, created, updated";
+
+/// The owner's contact with this resource name: by its blind index, or (for names the server
+/// gave, `{id}.vcf`) by id.
+pub async fn find(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    dav_key: &str,
+    id: Option<&str>,
+) -> sqlx::Result<Option<DavRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SHOWN}, card, changed_version FROM contacts
+         WHERE owner_id = ? AND (dav_key = ? OR (dav_key IS NULL AND id = ?))"
+    )))
+    .bind(owner_id)
+    .bind(dav_key)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every member of the owner's book, or those changed after `version`.
+pub async fn members(
+    db: &SqlitePool,
+    owner_id: i64,
+    changed_after: i64,
+) -> sqlx::Result<Vec<Member>> {
+    sqlx::query_as(
+        "SELECT id, dav_name, changed_version FROM contacts
+         WHERE owner_id = ? AND changed_version > ? ORDER BY rowid",
+    )
+    .bind(owner_id)
+    .bind(changed_after)
+    .fetch_all(db)
+    .await
+}
+
+/// Contacts deleted after `version` whose resource name no contact holds now.
+pub async fn deleted_since(
+    db: &SqlitePool,
+    owner_id: i64,
+    version: i64,
+) -> sqlx::Result<Vec<Tombstone>> {
+    sqlx::query_as(
+        "SELECT contact_id, dav_name FROM dav_tombstones t
+         WHERE t.owner_id = ? AND t.version > ?
+           AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = t.owner_id
+                           AND (c.dav_key = t.dav_key OR c.id = t.contact_id))
+         GROUP BY contact_id ORDER BY MIN(rowid)",
+    )
+    .bind(owner_id)
+    .bind(version)
+    .fetch_all(db)
+    .await
+}
+
+/// Names a contact (before the transaction's version bump, so the name counts as part of
+/// the change).
+pub async fn set_name(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    id: &str,
+    sealed_name: &str,
+    dav_key: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE contacts SET dav_name = ?, dav_key = ? WHERE id = ? AND owner_id = ?")
+        .bind(sealed_name)
+        .bind(dav_key)
+        .bind(id)
+        .bind(owner_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
