@@ -506,12 +506,14 @@ async fn report(state: &AppState, user: &UserRow, target: &Target, body: &[u8]) 
             ))
         }
         Report::Sync { token, props } => {
+            // An empty token is a first sync; another token must be one this book gave.
             let since = if token.is_empty() {
-                Some(0)
+                Some(None)
             } else {
                 token
                     .strip_prefix(TOKEN_PREFIX)
                     .and_then(|n| n.parse::<i64>().ok())
+                    .map(Some)
             };
             let changes = match since {
                 Some(since) => book_dav::changes(state, user, since).await?,

@@ -124,13 +124,19 @@ pub async fn members(vault: &Vault, user: &UserRow) -> Result<Vec<Member>, Error
         .collect()
 }
 
-/// What changed after token `since` (RFC 6578). `None` for a token this book never gave.
-pub async fn changes(vault: &Vault, user: &UserRow, since: i64) -> Result<Option<Changes>, Error> {
+/// What changed after token `since` (RFC 6578); `None` as `since` is a first sync, which lists
+/// every card (also those stored before change versions were kept) and no deletion. `Ok(None)`
+/// for a token this book never gave.
+pub async fn changes(
+    vault: &Vault,
+    user: &UserRow,
+    since: Option<i64>,
+) -> Result<Option<Changes>, Error> {
     let now = version(vault, user).await?;
-    if since < 0 || since > now {
+    if since.is_some_and(|v| v < 0 || v > now) {
         return Ok(None);
     }
-    let changed = rows::members(&vault.db, user.id, since)
+    let changed = rows::members(&vault.db, user.id, since.unwrap_or(-1))
         .await?
         .into_iter()
         .map(|m| {
@@ -140,11 +146,14 @@ pub async fn changes(vault: &Vault, user: &UserRow, since: i64) -> Result<Option
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let deleted = rows::deleted_since(&vault.db, user.id, since)
-        .await?
-        .into_iter()
-        .map(|t| name_of(&vault.keys, &t.contact_id, t.dav_name.as_deref()))
-        .collect::<Result<Vec<_>, Error>>()?;
+    let deleted = match since {
+        None => Vec::new(),
+        Some(since) => rows::deleted_since(&vault.db, user.id, since)
+            .await?
+            .into_iter()
+            .map(|t| name_of(&vault.keys, &t.contact_id, t.dav_name.as_deref()))
+            .collect::<Result<Vec<_>, Error>>()?,
+    };
     Ok(Some(Changes {
         changed,
         deleted,
