@@ -388,6 +388,39 @@ big_status=$(head -n 1 "$TMP/big.headers" 2>/dev/null | tr -d '\r' || true)
 expect_grep "a 12 MB body is refused by NGINX with 413" "$big_status $big" '413 Request Entity Too Large'
 check "NGINX's own error page carries HSTS" grep -qi '^strict-transport-security:' "$TMP/big.headers"
 
+# --- CardDAV through NGINX -----------------------------------------------------------------------
+# The DAV methods and the Authorization header pass; discovery starts at the host's root or at
+# /.well-known/carddav; and with an https PUBLIC_URL the app refuses CardDAV that did not come
+# through the TLS proxy (an app password in the clear is never checked).
+app_password=$(curl -sS "${CA[@]}" --interface 127.0.0.4 -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' \
+    --data "{\"name\":\"nginx-test\",\"current_password\":\"$CI_PASSWORD\"}" \
+    "$HTTPS/api/app-passwords" \
+    | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin).get("password", ""))' || true)
+check "an app password is made through NGINX" test -n "$app_password"
+dav() { # METHOD PATH [curl args...]: prints the status code, the body into $TMP/dav.out
+    local method=$1 path=$2
+    shift 2
+    curl -sS "${CA[@]}" --interface 127.0.0.4 -u "ci-user:$app_password" -X "$method" \
+        -o "$TMP/dav.out" -w '%{http_code}' "$@" "$HTTPS$path" || true
+}
+PRINCIPAL='<?xml version="1.0"?><propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>'
+expect "PROPFIND /.well-known/carddav is redirected to /dav/" \
+    "$(dav PROPFIND /.well-known/carddav -H 'Depth: 0' --data "$PRINCIPAL")" 301
+expect "PROPFIND / with the app password: 207" "$(dav PROPFIND / -H 'Depth: 0' --data "$PRINCIPAL")" 207
+check "... naming the principal" grep -q '/dav/principals/ci-user/' "$TMP/dav.out"
+BOOK=/dav/addressbooks/ci-user/contacts
+CARD=$'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:nginx-1\r\nFN:Through Nginx\r\nEMAIL:nginx@example.org\r\nEND:VCARD\r\n'
+expect "PUT a card with If-None-Match: 201" \
+    "$(dav PUT "$BOOK/nginx-1.vcf" -H 'If-None-Match: *' -H 'Content-Type: text/vcard' --data-binary "$CARD")" 201
+SYNC='<?xml version="1.0"?><sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>'
+expect "REPORT sync-collection: 207" "$(dav REPORT "$BOOK/" -H 'Depth: 1' --data "$SYNC")" 207
+check "... listing the card" grep -q 'nginx-1.vcf' "$TMP/dav.out"
+expect "DELETE the card: 204" "$(dav DELETE "$BOOK/nginx-1.vcf")" 204
+direct=$(curl -sS -u "ci-user:$app_password" -X PROPFIND -H 'Depth: 0' --data "$PRINCIPAL" \
+    -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT$BOOK/" || true)
+expect "CardDAV straight to the app over http (https PUBLIC_URL) is refused: 403" "$direct" 403
+
 log "$(($(date +%s) - START)) s without the build"
 printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" -eq 0 ]

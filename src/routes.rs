@@ -2,6 +2,7 @@
 //! Find a path here to find its handler.
 
 use actix_governor::Governor;
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -40,11 +41,17 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
     .route("/healthz", web::get().to(healthz))
     .route("/static/{file}", web::get().to(assets::serve))
     .service(
-        web::resource("/").route(web::get().to(public::show)).route(
-            web::post()
-                .to(public::submit)
-                .wrap(Governor::new(&limits.form)),
-        ),
+        web::resource("/")
+            .route(web::get().to(public::show))
+            .route(
+                web::post()
+                    .to(public::submit)
+                    .wrap(Governor::new(&limits.form)),
+            )
+            // CardDAV clients given only the host name ask `/` for the principal.
+            .app_data(web::Data::new(limits.sign_in.clone()))
+            .route(web::method(propfind()).to(crate::dav::handle))
+            .route(web::method(Method::OPTIONS).to(crate::dav::handle)),
     )
     .route("/thanks", web::get().to(public::thanks))
     // The image and its spoken form share one limit.
@@ -289,4 +296,10 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Erro
         return Err(ApiError(AppError::NotFound).into());
     }
     Err(AppError::NotFound.into())
+}
+
+/// WebDAV's PROPFIND (http has no constant for it; the name is a valid token, so the
+/// fallback is never taken).
+fn propfind() -> Method {
+    Method::from_bytes(b"PROPFIND").unwrap_or(Method::OPTIONS)
 }

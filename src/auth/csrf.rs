@@ -47,7 +47,11 @@ pub async fn protect(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // PROPFIND and REPORT only read (CardDAV discovery sends them to `/` and to
+    // `/.well-known/carddav`), and no foreign page can send them without a CORS preflight,
+    // which is never granted.
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || matches!(req.method().as_str(), "PROPFIND" | "REPORT");
     // The API and CardDAV use no cookies (bearer tokens, HTTP Basic with app passwords), and
     // CardDAV answers no POST, the one unsafe method a foreign page can send without CORS.
     if safe || req.path().starts_with("/api/") || req.path().starts_with("/dav/") {

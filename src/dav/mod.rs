@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! /.well-known/carddav                    → 301 /dav/
+//! /  (PROPFIND, OPTIONS)                  the context path too, for clients given the host
 //! /dav/                                   the context path
 //! /dav/principals/{user}/                 the principal
 //! /dav/addressbooks/{user}/               the address book home
@@ -50,6 +51,10 @@ enum Target {
 }
 
 fn target(path: &str) -> Option<Target> {
+    // Clients given only the server's address ask its root for the principal.
+    if path == "/" {
+        return Some(Target::Root);
+    }
     let rest = path.strip_prefix("/dav")?;
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
@@ -152,6 +157,24 @@ async fn sign_in(
     }
 }
 
+/// Did `req` come over https, where `PUBLIC_URL` says the app is served so? The app itself
+/// speaks plain http behind a TLS proxy, so only a trusted proxy's `X-Forwarded-Proto: https`
+/// counts. Without an https `PUBLIC_URL` (development on loopback) anything goes.
+fn over_https(req: &HttpRequest, state: &AppState) -> bool {
+    if !state.settings.is_https() {
+        return true;
+    }
+    let from_proxy = req
+        .peer_addr()
+        .is_some_and(|peer| state.settings.is_trusted_proxy(peer.ip()));
+    from_proxy
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
 /// Every CardDAV request below `/dav/`.
 pub async fn handle(
     req: HttpRequest,
@@ -164,6 +187,14 @@ pub async fn handle(
         return dav_response(StatusCode::OK)
             .insert_header((header::ALLOW, ALLOW))
             .finish();
+    }
+    // Refused before the credentials are looked at: an app password sent in the clear is
+    // never checked, so an eavesdropper learns nothing from the answer either.
+    if !over_https(&req, &state) {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "CardDAV is served over https only: use the https address of this server.",
+        );
     }
     let user = match sign_in(&req, &state, &limit).await {
         Ok(user) => user,
@@ -411,6 +442,7 @@ async fn propfind(
         }
         other => {
             let href = match other {
+                Target::Root if req.path() == "/" => "/".to_string(),
                 Target::Root => "/dav/".to_string(),
                 Target::Principal(_) => principal(name),
                 Target::Home(_) => home(name),

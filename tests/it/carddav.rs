@@ -8,15 +8,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-struct Device {
-    client: Client,
-    user: String,
-    password: String,
+pub struct Device {
+    pub client: Client,
+    pub user: String,
+    pub password: String,
     /// An API token of the same user, to look from the other face.
-    token: String,
+    pub token: String,
+    /// The account password (for the web pages).
+    pub account_password: String,
 }
 
-async fn device(app: &TestApp, name: &str) -> Device {
+pub async fn device(app: &TestApp, name: &str) -> Device {
     let user = app.create_user(name, "user").await;
     let token = app.api_token(&user).await;
     let res = app
@@ -40,11 +42,12 @@ async fn device(app: &TestApp, name: &str) -> Device {
         user: name.to_string(),
         password,
         token,
+        account_password: user.password.clone(),
     }
 }
 
 impl Device {
-    async fn send(
+    pub async fn send(
         &self,
         app: &TestApp,
         method: &str,
@@ -66,7 +69,7 @@ impl Device {
         req.send().await.unwrap()
     }
 
-    fn book(&self) -> String {
+    pub fn book(&self) -> String {
         format!("/dav/addressbooks/{}/contacts/", self.user)
     }
 }
@@ -85,10 +88,10 @@ const PROPFIND_BOOKS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
  <prop><resourcetype/><displayname/><CS:getctag/><sync-token/><CARD:supported-address-data/>
   <current-user-privilege-set/><supported-report-set/><owner/></prop></propfind>"#;
 
-const PROPFIND_ETAGS: &str = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:">
+pub const PROPFIND_ETAGS: &str = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:">
 <d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#;
 
-fn sync_body(token: &str) -> String {
+pub fn sync_body(token: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8" ?><d:sync-collection xmlns:d="DAV:">
 <d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>
@@ -115,7 +118,7 @@ fn card(uid: &str, name: &str, phone: &str) -> String {
 }
 
 /// The text of every `<D:tag>…</D:tag>` in a DAV answer (this server writes DAV: as `D`).
-fn between(text: &str, tag: &str) -> Vec<String> {
+pub fn between(text: &str, tag: &str) -> Vec<String> {
     let open = format!("<D:{tag}>");
     let mut out = Vec::new();
     let mut rest = text;
@@ -468,6 +471,7 @@ async fn only_an_app_password_opens_only_its_own_book() {
         user: "ann".into(),
         password: "not-an-app-password".into(),
         token: String::new(),
+        account_password: String::new(),
     };
     let res = wrong
         .send(&app, "PROPFIND", "/dav/", &[("Depth", "0")], "")
@@ -555,9 +559,9 @@ async fn malformed_requests_get_a_clear_4xx_and_never_a_5xx() {
         ("PUT", format!("{book}bad.vcf"), vec![], "not a card".into()),
         (
             "PUT",
-            format!("{book}nophone.vcf"),
+            format!("{book}badphone.vcf"),
             vec![],
-            "BEGIN:VCARD\nVERSION:4.0\nFN:No Phone\nEND:VCARD\n".into(),
+            "BEGIN:VCARD\nVERSION:4.0\nFN:Bad Phone\nTEL:12\nEND:VCARD\n".into(),
         ),
         (
             "PUT",

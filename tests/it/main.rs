@@ -13,6 +13,7 @@ mod audit_chain;
 mod authz;
 mod captcha;
 mod carddav;
+mod carddav_rules;
 mod cli;
 mod contacts_pages;
 mod csrf;

@@ -256,9 +256,9 @@ async fn one_bad_card_refuses_the_file_and_every_bad_card_is_named() {
     // Six imports by one user: more than the import burst allows.
     let app = spawn_app_with(|s| s.import_burst = 10).await;
     let token = token_for(&app, "ann").await;
-    let no_phone = "BEGIN:VCARD\nVERSION:4.0\nFN:No Phone\nEND:VCARD\n";
+    let bad_phone = "BEGIN:VCARD\nVERSION:4.0\nFN:Bad Phone\nTEL:12\nEND:VCARD\n";
     let no_name = "BEGIN:VCARD\nVERSION:4.0\nTEL:555 0100 300\nEND:VCARD\n";
-    let res = import(&app, &token, &format!("{TARO}{no_phone}{no_name}")).await;
+    let res = import(&app, &token, &format!("{TARO}{bad_phone}{no_name}")).await;
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["added"], 0);
@@ -360,7 +360,7 @@ async fn the_import_page_takes_vcf_files_and_the_contact_page_shows_the_card() {
                 .unwrap(),
         )
     };
-    let bad = "BEGIN:VCARD\nVERSION:4.0\nFN:No Phone\nEND:VCARD\n";
+    let bad = "BEGIN:VCARD\nVERSION:4.0\nFN:Bad Phone\nTEL:12\nEND:VCARD\n";
     let res = client
         .post(app.url("/contacts/import"))
         .multipart(form(&format!("{TARO}{bad}")))
@@ -406,4 +406,130 @@ async fn the_import_page_takes_vcf_files_and_the_contact_page_shows_the_card() {
     );
     let res = app.get(&client, "/contacts/export.vcf").await;
     assert!(res.text().await.unwrap().contains("FN:Dr. Jürgen Müller"));
+}
+
+#[tokio::test]
+async fn the_edit_page_edits_every_phone_and_email_of_a_card_and_keeps_the_rest() {
+    let app = spawn_app().await;
+    let user = app.create_user("ann", "user").await;
+    let api = app.api_token(&user).await;
+    assert_eq!(import(&app, &api, JURGEN).await.status(), 200);
+    let id = contacts(&app, &api).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = browser();
+    app.login_web(&client, &user).await;
+    let edit = format!("/contacts/{id}/edit");
+
+    // The form shows the card's other phone (the preferred work one is the book's phone).
+    let html = app.get_html(&client, &edit).await;
+    let others = html
+        .split("id=\"other_phones\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</textarea>").next())
+        .expect("the other phones field")
+        .to_string();
+    assert!(others.contains("cell: +49 170 5555 000"), "{others}");
+
+    let fields = |phones: &'static str, emails: &'static str| {
+        vec![
+            ("name", "Dr. Jürgen Müller"),
+            ("phone", "+49 30 1234 567"),
+            ("email", "juergen@example.com"),
+            ("company", "Globex"),
+            ("other_phones", phones),
+            ("other_emails", emails),
+        ]
+    };
+    // A bad line is named, and nothing is written.
+    let before = card(&app, &api, &id).await;
+    let res = app
+        .post_form(
+            &client,
+            &edit,
+            &edit,
+            &fields("cell: +49 170 5555 000\nfax: call me", ""),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Line 2:"), "{html}");
+    assert!(html.contains("fax: call me"), "the input is kept");
+    assert_eq!(card(&app, &api, &id).await, before);
+
+    // Kept, added and removed lines, one save.
+    let res = app
+        .post_form(
+            &client,
+            &edit,
+            &edit,
+            &fields(
+                "cell: +49 170 5555 000\nhome: +49 30 9999 000",
+                "work: jm@globex.example",
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let text = card(&app, &api, &id).await;
+    assert!(text.contains("+49 30 9999 000"), "{text}");
+    assert!(text.contains("jm@globex.example"), "{text}");
+    assert!(text.contains("+49 170 5555 000") && text.contains("+49 30 1234 567"));
+    // Everything else the card held is still there.
+    assert!(text.contains("X-FOO;X-PARAM=1:kept as it was"), "{text}");
+    assert!(text.contains("BDAY") && text.contains("PHOTO"), "{text}");
+    let page = app.get_html(&client, &format!("/contacts/{id}")).await;
+    assert!(page.contains("+49 30 9999 000") && page.contains("jm@globex.example"));
+
+    // Removing a line removes its number.
+    let res = app
+        .post_form(&client, &edit, &edit, &fields("+49 30 9999 000", ""))
+        .await;
+    assert_eq!(res.status(), 303);
+    let text = card(&app, &api, &id).await;
+    assert!(
+        !text.contains("5555 000") && !text.contains("jm@globex"),
+        "{text}"
+    );
+    assert!(text.contains("+49 30 9999 000"));
+
+    // A contact made on the page gains a card when it gains a second number.
+    let res = app
+        .api(
+            Method::POST,
+            "/api/contacts",
+            &api,
+            Some(json!({"name": "Plain Person", "phone": "+1 555 0100 900"})),
+        )
+        .await;
+    let plain = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let edit = format!("/contacts/{plain}/edit");
+    let res = app
+        .post_form(
+            &client,
+            &edit,
+            &edit,
+            &[
+                ("name", "Plain Person"),
+                ("phone", "+1 555 0100 900"),
+                ("other_phones", "work: +1 555 0100 901"),
+                ("other_emails", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let text = card(&app, &api, &plain).await;
+    assert!(
+        text.contains("+1 555 0100 900") && text.contains("+1 555 0100 901"),
+        "{text}"
+    );
+    let audit = app.audit_actions().await;
+    assert_eq!(
+        audit.iter().filter(|a| *a == "EDIT_CONTACT").count(),
+        3,
+        "{audit:?}"
+    );
 }

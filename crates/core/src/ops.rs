@@ -168,9 +168,10 @@ pub struct Purged {
     pub failures: Vec<(&'static str, crate::error::Error)>,
 }
 
-/// Deletes expired sessions, API tokens, remembered devices and form tickets, and sign-in
-/// counters nobody has added to for a day. Each table on its own: one failing does not stop
-/// the rest; the failures are returned for the log.
+/// Deletes expired sessions, API tokens, remembered devices and form tickets, sign-in
+/// counters nobody has added to for a day, and CardDAV tombstones past their days. Each
+/// table on its own: one failing does not stop the rest; the failures are returned for the
+/// log.
 pub async fn purge_expired(vault: &Vault, now: i64) -> Purged {
     let db = &vault.db;
     let stale = now - crate::accounts::lockout::FORGET_SECONDS;
@@ -188,6 +189,10 @@ pub async fn purge_expired(vault: &Vault, now: i64) -> Purged {
         (
             "form tickets",
             store::form_tickets::purge_expired(db, now).await,
+        ),
+        (
+            "CardDAV tombstones",
+            store::dav::purge_tombstones(db, now - crate::book::dav::TOMBSTONE_DAYS * 86_400).await,
         ),
     ];
     Purged {

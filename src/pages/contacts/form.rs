@@ -3,7 +3,8 @@
 
 use crate::accounts::UserRow;
 use crate::auth::CurrentUser;
-use crate::book::{self, ContactView};
+use crate::book::others::Others;
+use crate::book::{self, ContactView, cards};
 use crate::domain::contact::{ContactDraft, split_tags};
 use crate::error::AppError;
 use crate::pages::login::render;
@@ -30,6 +31,9 @@ pub struct ContactForm {
     /// One text field: `work, vip` (or `work|vip`).
     tags: String,
     favorite: Option<String>,
+    /// The card's other phones and e-mail addresses, one a line (the edit form only).
+    other_phones: Option<String>,
+    other_emails: Option<String>,
 }
 
 impl ContactForm {
@@ -50,6 +54,19 @@ impl ContactForm {
             notes: c.notes.clone(),
             tags: c.tags.join(sep),
             favorite: c.favorite.then(|| "on".to_string()),
+            other_phones: None,
+            other_emails: None,
+        }
+    }
+
+    /// The other phones and e-mail addresses, when the form carried them.
+    fn others(&self) -> Option<Others> {
+        match (&self.other_phones, &self.other_emails) {
+            (None, None) => None,
+            (phones, emails) => Some(Others {
+                phones: phones.clone().unwrap_or_default(),
+                emails: emails.clone().unwrap_or_default(),
+            }),
         }
     }
 
@@ -87,6 +104,10 @@ struct FormPage {
     submit: &'static str,
     cancel_href: String,
     form: ContactForm,
+    /// False for a contact that came by vCard without a phone: it may stay without one.
+    phone_required: bool,
+    /// The edit form also edits the card's other phones and e-mail addresses.
+    with_others: bool,
     errors: FieldErrors,
     duplicate: Option<Duplicate>,
 }
@@ -100,6 +121,8 @@ impl FormPage {
             submit: "Add contact",
             cancel_href: "/contacts".into(),
             form,
+            phone_required: true,
+            with_others: false,
             errors: FieldErrors::new(),
             duplicate: None,
         }
@@ -109,10 +132,10 @@ impl FormPage {
         state: &AppState,
         session: &Session,
         user: &UserRow,
-        id: &str,
-        name: &str,
+        stored: &ContactView,
         form: ContactForm,
     ) -> Self {
+        let (id, name) = (&stored.id, &stored.contact.name);
         FormPage {
             ctx: PageCtx::new(session, Some(user), state),
             heading: format!("Edit {name}"),
@@ -120,6 +143,8 @@ impl FormPage {
             submit: "Save changes",
             cancel_href: format!("/contacts/{id}"),
             form,
+            phone_required: !stored.contact.phone.is_empty(),
+            with_others: true,
             errors: FieldErrors::new(),
             duplicate: None,
         }
@@ -186,14 +211,11 @@ pub async fn edit_form(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let view = book::get(&state, &user, &id).await?;
-    let page = FormPage::edit(
-        &state,
-        &session,
-        &user,
-        &view.id,
-        &view.contact.name,
-        ContactForm::of(&view),
-    );
+    let others = cards::others_of(&state, &user, &id).await?;
+    let mut form = ContactForm::of(&view);
+    form.other_phones = Some(others.phones);
+    form.other_emails = Some(others.emails);
+    let page = FormPage::edit(&state, &session, &user, &view, form);
     render(StatusCode::OK, &page)
 }
 
@@ -205,7 +227,11 @@ pub async fn update(
     form: web::Form<ContactForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    match book::update(&state, &user, &id, form.draft()).await {
+    let saved = match form.others() {
+        Some(others) => cards::update_with_others(&state, &user, &id, form.draft(), &others).await,
+        None => book::update(&state, &user, &id, form.draft()).await,
+    };
+    match saved {
         Ok(view) => {
             flash(&session, "success", "Contact saved");
             Ok(redirect(&format!("/contacts/{}", view.id)))
@@ -213,16 +239,9 @@ pub async fn update(
         Err(e @ (Error::Invalid(_) | Error::Duplicate(_))) => {
             // The heading names the contact as stored, not the refused input.
             let current = book::get(&state, &user, &id).await?;
-            FormPage::edit(
-                &state,
-                &session,
-                &user,
-                &current.id,
-                &current.contact.name,
-                form,
-            )
-            .refused(&state, &user, e)
-            .await
+            FormPage::edit(&state, &session, &user, &current, form)
+                .refused(&state, &user, e)
+                .await
         }
         Err(other) => Err(other.into()),
     }

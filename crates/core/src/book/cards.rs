@@ -1,19 +1,21 @@
 //! The book as vCards: a `.vcf` file imported (every card checked, all or nothing, like the
 //! CSV import), the whole book exported as vCard 4.0 a batch at a time, one contact's card,
-//! and the stored card brought up to date when the book's fields of a contact change.
+//! the stored card brought up to date when the book's fields of a contact change, and the
+//! card's other phones and e-mail addresses as the edit form shows and saves them.
 
 use bytes::Bytes;
 
 use crate::accounts::actor;
 use crate::audit::{self, action};
 use crate::crypto::keys::Keys;
-use crate::domain::contact::Contact;
+use crate::domain::contact::{Contact, ContactDraft};
 use crate::error::Error;
 use crate::store::contacts as rows;
 use crate::store::{self, users::UserRow};
 use crate::vault::Vault;
 
 use super::import::{ImportError, ImportReport, Parsed, import_with};
+use super::others::{self, Others};
 use super::{ContactView, open, vcard};
 
 const EXPORT_BATCH: i64 = 500;
@@ -58,7 +60,7 @@ pub fn parse_file(data: &[u8]) -> Result<(Vec<Parsed>, Vec<String>), ImportError
 /// One card's text into a checked contact with the card to keep.
 fn read_card(text: &str) -> Result<Parsed, String> {
     let mut card = vcard::parse(text)?;
-    let contact = Contact::parse(vcard::fields(&card)).map_err(|fields| {
+    let contact = Contact::parse_card(vcard::fields(&card)).map_err(|fields| {
         fields
             .iter()
             .map(|(f, m)| format!("{f}: {m}"))
@@ -175,4 +177,71 @@ pub async fn export_batch(
     })
     .await??;
     Ok(Some((Bytes::from(text), last)))
+}
+
+/// The other phones and e-mail addresses of a contact's card, as its edit form shows them.
+pub async fn others_of(vault: &Vault, user: &UserRow, id: &str) -> Result<Others, Error> {
+    let mut conn = vault.db.acquire().await?;
+    match rows::card(&mut conn, user.id, id).await? {
+        None => Err(Error::NotFound),
+        Some(None) => Ok(Others::default()),
+        Some(Some(token)) => {
+            let text = vault
+                .keys
+                .cipher
+                .decrypt(&token)
+                .map_err(anyhow::Error::from)?;
+            let card = vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))?;
+            Ok(others::of_card(&card))
+        }
+    }
+}
+
+/// The edit form's save: the fields `draft` carries, and the card's other phones and e-mail
+/// addresses as `others` lists them, in one transaction (one version, one audit row). A
+/// contact without a card gets one when it gains other numbers or addresses.
+pub async fn update_with_others(
+    vault: &Vault,
+    user: &UserRow,
+    id: &str,
+    draft: ContactDraft,
+    others: &Others,
+) -> Result<ContactView, Error> {
+    let current = super::get(vault, user, id).await?;
+    let contact = super::merged(&current, draft)?;
+    let mut tx = store::begin_write(&vault.db).await?;
+    let stored = rows::card(&mut tx, user.id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut card = match &stored {
+        Some(token) => {
+            let text = vault
+                .keys
+                .cipher
+                .decrypt(token)
+                .map_err(anyhow::Error::from)?;
+            let mut card = vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))?;
+            vcard::apply(&mut card, &contact);
+            card
+        }
+        None => vcard::new_card(id, &contact),
+    };
+    others::write(&mut card, others).map_err(Error::Invalid)?;
+    let wanted = stored.is_some() || others != &Others::default();
+    let text = wanted.then(|| vcard::to_text(&card));
+    let detail = format!("id={id}");
+    let (view, version) = super::rewrite_in(
+        &mut tx,
+        vault,
+        user,
+        id,
+        contact,
+        current.created,
+        text.as_deref(),
+        (action::EDIT_CONTACT, &detail),
+    )
+    .await?;
+    tx.commit().await?;
+    super::rewritten_in_cache(vault, user, &view, version);
+    Ok(view)
 }

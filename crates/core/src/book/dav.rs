@@ -124,17 +124,28 @@ pub async fn members(vault: &Vault, user: &UserRow) -> Result<Vec<Member>, Error
         .collect()
 }
 
+/// How long a deleted card's tombstone is kept: a device that has not synced for longer
+/// syncs afresh (its token is refused).
+pub const TOMBSTONE_DAYS: i64 = 90;
+
 /// What changed after token `since` (RFC 6578); `None` as `since` is a first sync, which lists
 /// every card (also those stored before change versions were kept) and no deletion. `Ok(None)`
-/// for a token this book never gave.
+/// for a token this book never gave, or one older than the tombstones still kept.
 pub async fn changes(
     vault: &Vault,
     user: &UserRow,
     since: Option<i64>,
 ) -> Result<Option<Changes>, Error> {
-    let now = version(vault, user).await?;
-    if since.is_some_and(|v| v < 0 || v > now) {
+    let (now, purged) = rows::sync_state(&vault.db, user.id).await?;
+    if since.is_some_and(|v| v < purged || v > now) {
         return Ok(None);
+    }
+    if since == Some(now) {
+        // The device is up to date: nothing to read.
+        return Ok(Some(Changes {
+            version: now,
+            ..Changes::default()
+        }));
     }
     let changed = rows::members(&vault.db, user.id, since.unwrap_or(-1))
         .await?
@@ -217,7 +228,7 @@ pub async fn put(
         return Err(DavError::NotFound);
     }
     let mut card = vcard::parse(text).map_err(DavError::InvalidCard)?;
-    let contact = Contact::parse(vcard::fields(&card)).map_err(|fields| {
+    let contact = Contact::parse_card(vcard::fields(&card)).map_err(|fields| {
         DavError::InvalidCard(
             fields
                 .iter()

@@ -8,6 +8,7 @@ pub mod dav;
 pub mod directory;
 mod import;
 pub mod legacy;
+pub mod others;
 pub mod query;
 pub mod vcard;
 
@@ -53,13 +54,22 @@ pub(crate) struct Summary {
     pub tags: Vec<String>,
 }
 
-/// The duplicate key of a contact in `owner_id`'s book.
+/// The duplicate key of a contact in `owner_id`'s book: its name and phone digits, or, for a
+/// card without a phone, its name and e-mail address (so that two people called "Sam" known
+/// by e-mail only can both be in the book).
 pub fn dup_key(keys: &Keys, owner_id: i64, contact: &Contact) -> String {
+    let digits = phone_digits(&contact.phone);
+    let second = if digits.is_empty() {
+        // Never all digits, so never the key of a contact with a phone.
+        format!("email:{}", contact.email.trim().to_lowercase())
+    } else {
+        digits
+    };
     blind::contact_dup_key(
         &keys.blind_index_key,
         owner_id,
         &dup_name(&contact.name),
-        &phone_digits(&contact.phone),
+        &second,
     )
 }
 
@@ -265,18 +275,7 @@ pub async fn update(
     draft: ContactDraft,
 ) -> Result<ContactView, Error> {
     let current = get(vault, user, id).await?;
-    let c = current.contact;
-    let merged = ContactDraft {
-        name: draft.name.or(Some(c.name)),
-        phone: draft.phone.or(Some(c.phone)),
-        email: draft.email.or(Some(c.email)),
-        address: draft.address.or(Some(c.address)),
-        company: draft.company.or(Some(c.company)),
-        notes: draft.notes.or(Some(c.notes)),
-        tags: draft.tags.or(Some(c.tags)),
-        favorite: draft.favorite.or(Some(c.favorite)),
-    };
-    let contact = Contact::parse(merged).map_err(Error::Invalid)?;
+    let contact = merged(&current, draft)?;
     rewrite(
         vault,
         user,
@@ -287,6 +286,29 @@ pub async fn update(
         &format!("id={id}"),
     )
     .await
+}
+
+/// `current` with the fields `draft` carries replaced, checked.
+pub(crate) fn merged(current: &ContactView, draft: ContactDraft) -> Result<Contact, Error> {
+    let c = current.contact.clone();
+    let phoneless = c.phone.is_empty();
+    let merged = ContactDraft {
+        name: draft.name.or(Some(c.name)),
+        phone: draft.phone.or(Some(c.phone)),
+        email: draft.email.or(Some(c.email)),
+        address: draft.address.or(Some(c.address)),
+        company: draft.company.or(Some(c.company)),
+        notes: draft.notes.or(Some(c.notes)),
+        tags: draft.tags.or(Some(c.tags)),
+        favorite: draft.favorite.or(Some(c.favorite)),
+    };
+    // A contact that came by vCard without a phone may stay without one.
+    if phoneless {
+        Contact::parse_card(merged)
+    } else {
+        Contact::parse(merged)
+    }
+    .map_err(Error::Invalid)
 }
 
 pub async fn toggle_favorite(

@@ -111,7 +111,7 @@ fn cut(line: &str) -> String {
 }
 
 /// A value's text: structured components and lists joined by `sep`.
-fn joined(values: &[VCardValue], sep: &str) -> String {
+pub(super) fn joined(values: &[VCardValue], sep: &str) -> String {
     values
         .iter()
         .map(|v| match v {
@@ -143,7 +143,7 @@ fn preference(entry: &VCardEntry) -> u32 {
 }
 
 /// The index in `card.entries` of the most preferred `property` (the first on a tie).
-fn primary(card: &VCard, property: &VCardProperty) -> Option<usize> {
+pub(super) fn primary(card: &VCard, property: &VCardProperty) -> Option<usize> {
     card.entries
         .iter()
         .enumerate()
@@ -153,7 +153,7 @@ fn primary(card: &VCard, property: &VCardProperty) -> Option<usize> {
 }
 
 /// A telephone value as the book keeps it: `tel:` URIs lose their scheme and parameters.
-fn phone_text(value: &str) -> String {
+pub(super) fn phone_text(value: &str) -> String {
     let value = value.trim();
     let value = value
         .strip_prefix("tel:")
@@ -275,7 +275,7 @@ fn set_all(card: &mut VCard, property: VCardProperty, values: Vec<VCardValue>) {
 /// Writes the book's fields into `card`, changing only the properties whose field differs
 /// from what the card says now; every other property is left as it was.
 pub fn apply(card: &mut VCard, contact: &Contact) {
-    let now = match Contact::parse(fields(card)) {
+    let now = match Contact::parse_card(fields(card)) {
         Ok(c) => c,
         // A card whose fields do not pass (it never happens for stored cards): rewrite all.
         Err(_) => Contact {

@@ -111,7 +111,7 @@ fn a_file_is_split_by_card_and_every_bad_card_is_named() {
     let two = format!("{V3}\r\n{V4}");
     assert_eq!(split(&two).map(|c| c.len()).ok(), Some(2));
     let bad = format!(
-        "{V3}BEGIN:VCARD\nVERSION:4.0\nFN:No Phone\nEND:VCARD\n\
+        "{V3}BEGIN:VCARD\nVERSION:4.0\nFN:Bad Phone\nTEL:12\nEND:VCARD\n\
          BEGIN:VCARD\nVERSION:4.0\nTEL:555 0100 300\nEND:VCARD\n{V4}"
     );
     match parse_file(bad.as_bytes()) {

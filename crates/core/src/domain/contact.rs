@@ -45,6 +45,19 @@ pub struct Contact {
 impl Contact {
     /// Checks a draft; the error maps field names to messages.
     pub fn parse(d: ContactDraft) -> Result<Contact, BTreeMap<String, String>> {
+        Self::parse_with(d, true)
+    }
+
+    /// Checks the fields of a vCard, where the phone is optional: phones and mail programs
+    /// hold people known only by e-mail or address. A phone given must still be plausible.
+    pub fn parse_card(d: ContactDraft) -> Result<Contact, BTreeMap<String, String>> {
+        Self::parse_with(d, false)
+    }
+
+    fn parse_with(
+        d: ContactDraft,
+        phone_required: bool,
+    ) -> Result<Contact, BTreeMap<String, String>> {
         let mut errors = BTreeMap::new();
         let mut text = |field: &str, value: Option<String>, max: usize, required: bool| -> String {
             let v = value.unwrap_or_default().trim().to_string();
@@ -59,7 +72,7 @@ impl Contact {
             v
         };
         let name = text("name", d.name, MAX_NAME, true);
-        let phone = text("phone", d.phone, 32, true);
+        let phone = text("phone", d.phone, 32, phone_required);
         let email = text("email", d.email, MAX_EMAIL, false);
         let address = text("address", d.address, MAX_ADDRESS, false);
         let company = text("company", d.company, MAX_COMPANY, false);

@@ -4,6 +4,8 @@
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
+use super::{DbResult, begin_write};
+
 use super::contacts::SealedContact;
 
 /// A contact as CardDAV serves it: its shown columns, its card and the version it last
@@ -105,4 +107,37 @@ pub async fn set_name(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// The owner's book version (the sync token) and the newest version whose tombstones were
+/// purged (tokens below it are no longer answered).
+pub async fn sync_state(db: &SqlitePool, owner_id: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as("SELECT data_version, dav_purged_version FROM users WHERE id = ?")
+        .bind(owner_id)
+        .fetch_optional(db)
+        .await
+        .map(|v| v.unwrap_or((0, 0)))
+}
+
+/// Deletes tombstones written before `before` (seconds), raising each owner's
+/// `dav_purged_version` to the newest version deleted, in one transaction. Returns how many
+/// were deleted.
+pub async fn purge_tombstones(db: &SqlitePool, before: i64) -> DbResult<u64> {
+    let mut tx = begin_write(db).await?;
+    sqlx::query(
+        "UPDATE users SET dav_purged_version = MAX(dav_purged_version,
+             (SELECT MAX(version) FROM dav_tombstones t WHERE t.owner_id = users.id
+                AND t.deleted_at < ?1))
+         WHERE id IN (SELECT owner_id FROM dav_tombstones WHERE deleted_at < ?1)",
+    )
+    .bind(before)
+    .execute(&mut *tx)
+    .await?;
+    let deleted = sqlx::query("DELETE FROM dav_tombstones WHERE deleted_at < ?")
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(deleted)
 }
