@@ -177,11 +177,60 @@
     });
   }
 
+  // Upload progress for <form data-upload-progress> (the import page): the file goes up by
+  // XMLHttpRequest so that a <progress> bar can follow it, then the page the server answers
+  // with (the book after a redirect, or the form with its messages) replaces this one, as a
+  // plain submit would have shown it. Without this script the form posts as usual.
+  function initUploadProgress() {
+    var forms = document.querySelectorAll('form[data-upload-progress]');
+    Array.prototype.forEach.call(forms, function (form) {
+      var box = form.querySelector('.upload-progress');
+      var bar = box && box.querySelector('progress');
+      var status = box && box.querySelector('[role=status]');
+      if (!box || !bar || !status || !window.FormData) return;
+      form.addEventListener('submit', function (event) {
+        if (event.defaultPrevented) return;
+        event.preventDefault();
+        var button = form.querySelector('button[type=submit]');
+        if (button) button.disabled = true;
+        box.hidden = false;
+        bar.value = 0;
+        status.textContent = 'Uploading…';
+        var xhr = new XMLHttpRequest();
+        xhr.open('POST', form.action);
+        xhr.upload.addEventListener('progress', function (e) {
+          if (!e.lengthComputable) return;
+          var percent = Math.floor((e.loaded / e.total) * 100);
+          bar.value = percent;
+          status.textContent = 'Uploading: ' + percent + ' %';
+        });
+        xhr.upload.addEventListener('load', function () {
+          bar.removeAttribute('value');
+          status.textContent = 'Uploaded. Checking and storing the contacts…';
+        });
+        xhr.addEventListener('load', function () {
+          if (xhr.responseURL && xhr.responseURL !== window.location.href) {
+            window.history.replaceState(null, '', xhr.responseURL);
+          }
+          document.open();
+          document.write(xhr.responseText);
+          document.close();
+        });
+        xhr.addEventListener('error', function () {
+          if (button) button.disabled = false;
+          status.textContent = 'The upload failed (the connection broke). Try again.';
+        });
+        xhr.send(new FormData(form));
+      });
+    });
+  }
+
   function init() {
     initSessionCountdown();
     initConfirmForms();
     initCaptchaRefresh();
     initLiveValidation();
+    initUploadProgress();
   }
 
   if (document.readyState === 'loading') {

@@ -145,9 +145,23 @@ pub async fn book_journey(scripts: Scripts) {
         .send_keys(file.to_str().expect("path"))
         .await
         .expect("file chosen");
+    // With the script the file goes up with a progress bar, and the book replaces the page.
+    assert!(
+        b.exists("form[data-upload-progress] .upload-progress progress")
+            .await
+    );
     b.click_to_next_page("form[enctype] button[type=submit]")
         .await;
     assert_eq!(b.path_now().await, "/contacts");
+    // The file went up by XMLHttpRequest (the enhanced path), not as a plain form post.
+    let by_xhr = b
+        .js(
+            "return performance.getEntriesByType('resource').some(function (e) { \
+             return e.initiatorType === 'xmlhttprequest' && e.name.indexOf('/contacts/import') >= 0; });",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(by_xhr, serde_json::Value::Bool(true));
     assert!(
         b.text(".flash-success")
             .await
