@@ -17,8 +17,17 @@ pub const ENCRYPTED: &[EncryptedTable] = &[
     EncryptedTable {
         table: "contacts",
         columns: &[
-            "name", "phone", "email", "address", "company", "notes", "tags", "summary",
+            "name", "phone", "email", "address", "company", "notes", "tags", "summary", "card",
+            "dav_name",
         ],
+    },
+    EncryptedTable {
+        table: "dav_tombstones",
+        columns: &["dav_name"],
+    },
+    EncryptedTable {
+        table: "app_passwords",
+        columns: &["name"],
     },
     EncryptedTable {
         table: "submissions",
