@@ -126,6 +126,10 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
         web::post().to(app_passwords::revoke),
     )
     .route(
+        "/account/book-name",
+        web::post().to(app_passwords::rename_book),
+    )
+    .route(
         "/account/sign-out-everywhere",
         web::post().to(account::sign_out_everywhere),
     )

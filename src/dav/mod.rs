@@ -268,7 +268,9 @@ async fn collection_prop(
         (Target::Book(_), DAV, "resourcetype") => {
             Value::Empty(vec![(DAV, "collection"), (CARDDAV, "addressbook")])
         }
-        (Target::Book(_), DAV, "displayname") => Value::Text(format!("Contacts of {name}")),
+        (Target::Book(_), DAV, "displayname") => {
+            Value::Text(book_dav::book_name(state, user).await?)
+        }
         (Target::Book(_), CARDDAV, "addressbook-description") => {
             Value::Text("Contact Vault".into())
         }

@@ -1,5 +1,6 @@
 //! `/account/app-passwords`: the per-device passwords that phones and desktop programs use for
-//! CardDAV. Made after the account password is typed again, shown once, revocable at once.
+//! CardDAV (made after the account password is typed again, shown once, revocable at once),
+//! and the name of the address book those devices show.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use crate::accounts::UserRow;
 use crate::accounts::app_passwords;
 use crate::auth::guards::CurrentUser;
+use crate::book::dav as book_dav;
 use crate::clock;
 use crate::error::AppError;
 use crate::pages::login::render;
@@ -33,6 +35,8 @@ struct ListPage {
     username: String,
     lines: Vec<Line>,
     name: String,
+    /// The address book's name as the form shows it.
+    book_name: String,
     errors: FieldErrors,
 }
 
@@ -76,6 +80,7 @@ async fn list_page(
         username: user.username.clone(),
         lines,
         name: name.chars().take(app_passwords::MAX_NAME).collect(),
+        book_name: book_dav::book_name(state, user).await?,
         errors,
     })
 }
@@ -131,4 +136,30 @@ pub async fn revoke(
         "That app password was revoked; its device is signed out.",
     );
     Ok(redirect("/account/app-passwords"))
+}
+
+#[derive(Deserialize)]
+pub struct BookNameForm {
+    book_name: String,
+}
+
+/// Names the address book devices show (empty: back to "Contacts of USERNAME").
+pub async fn rename_book(
+    state: web::Data<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+    form: web::Form<BookNameForm>,
+) -> Result<HttpResponse, AppError> {
+    match book_dav::rename_book(&state, &user, &form.book_name).await {
+        Ok(()) => {
+            flash(&session, "success", "Address book renamed");
+            Ok(redirect("/account/app-passwords"))
+        }
+        Err(Error::Invalid(errors)) => {
+            let mut page = list_page(&state, &session, &user, "", errors).await?;
+            page.book_name = form.book_name.chars().take(200).collect();
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(other) => Err(other.into()),
+    }
 }

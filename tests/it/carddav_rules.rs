@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::carddav::{PROPFIND_ETAGS, between, device, sync_body};
-use crate::helpers::{TestUser, browser, spawn_app, spawn_app_with};
+use crate::carddav::{Device, PROPFIND_ETAGS, between, device, sync_body};
+use crate::helpers::{TestApp, TestUser, browser, spawn_app, spawn_app_with};
 
 fn email_card(uid: &str, name: &str, email: &str) -> String {
     format!(
@@ -269,4 +269,102 @@ async fn under_an_https_public_url_carddav_over_plain_http_is_refused_unread() {
         res.headers()["www-authenticate"],
         "Basic realm=\"Contact Vault\", charset=\"UTF-8\""
     );
+}
+
+/// The home's PROPFIND answer for `displayname` (the book's included, Depth 1).
+async fn shown(app: &TestApp, device: &Device, path: &str) -> String {
+    let body =
+        r#"<?xml version="1.0"?><propfind xmlns="DAV:"><prop><displayname/></prop></propfind>"#;
+    let res = device
+        .send(app, "PROPFIND", path, &[("Depth", "1")], body)
+        .await;
+    assert_eq!(res.status(), 207);
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_user_names_the_address_book_and_devices_show_that_name() {
+    let app = spawn_app().await;
+    let phone = device(&app, "ann").await;
+    let other = device(&app, "bob").await;
+    let home = format!("/dav/addressbooks/{}/", phone.user);
+    assert!(shown(&app, &phone, &home).await.contains("Contacts of ann"));
+
+    let page = browser();
+    let account = TestUser {
+        username: phone.user.clone(),
+        password: phone.account_password.clone(),
+        secret: None,
+        recovery_codes: Vec::new(),
+    };
+    app.login_web(&page, &account).await;
+    let form = "/account/app-passwords";
+    // Too long, or with control characters: the form again with its message, nothing kept.
+    let res = app
+        .post_form(
+            &page,
+            form,
+            "/account/book-name",
+            &[("book_name", &"x".repeat(101))],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("At most 100 characters.")
+    );
+    let res = app
+        .post_form(
+            &page,
+            form,
+            "/account/book-name",
+            &[("book_name", "Fam\u{7}ily")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(shown(&app, &phone, &home).await.contains("Contacts of ann"));
+
+    let res = app
+        .post_form(
+            &page,
+            form,
+            "/account/book-name",
+            &[("book_name", " Family & friends ")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let text = shown(&app, &phone, &home).await;
+    assert!(text.contains("Family &amp; friends"), "{text}");
+    let html = app.get_html(&page, form).await;
+    assert!(
+        html.contains("value=\"Family &#38; friends\"")
+            || html.contains("value=\"Family &amp; friends\""),
+        "the form shows the name"
+    );
+    // Another user's book keeps its own name; the name is sealed at rest.
+    assert!(
+        shown(&app, &other, &format!("/dav/addressbooks/{}/", other.user))
+            .await
+            .contains("Contacts of bob")
+    );
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT book_name FROM users WHERE username = 'ann'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(!stored.unwrap().contains("Family"));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"RENAME_BOOK".to_string())
+    );
+
+    // Empty goes back to the default.
+    let res = app
+        .post_form(&page, form, "/account/book-name", &[("book_name", "")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(shown(&app, &phone, &home).await.contains("Contacts of ann"));
 }

@@ -20,6 +20,8 @@ use super::{Change, insert_card_in, open, rewrite_in, rewritten_in_cache, vcard}
 
 /// The longest resource name accepted.
 const MAX_NAME: usize = 200;
+/// The longest name of an address book.
+pub const MAX_BOOK_NAME: usize = 100;
 
 /// A card as a client reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,4 +319,43 @@ pub async fn delete(
         .directories
         .apply(user.id, version, Change::Remove(id));
     Ok(())
+}
+
+/// The name of the user's address book, as devices show it: the one the user gave it, else
+/// "Contacts of USERNAME".
+pub async fn book_name(vault: &Vault, user: &UserRow) -> Result<String, Error> {
+    match rows::book_name(&vault.db, user.id).await? {
+        Some(sealed) => Ok(vault
+            .keys
+            .cipher
+            .decrypt(&sealed)
+            .map_err(anyhow::Error::from)?),
+        None => Ok(format!("Contacts of {}", user.username)),
+    }
+}
+
+/// Names the user's address book; an empty name goes back to the default. Audited.
+pub async fn rename_book(vault: &Vault, user: &UserRow, name: &str) -> Result<(), Error> {
+    let name = name.trim();
+    if name.chars().count() > MAX_BOOK_NAME {
+        return Err(Error::field(
+            "book_name",
+            format!("At most {MAX_BOOK_NAME} characters."),
+        ));
+    }
+    if crate::domain::has_forbidden_chars(name, false) {
+        return Err(Error::field("book_name", crate::domain::FORBIDDEN_CHARS));
+    }
+    let sealed = (!name.is_empty()).then(|| vault.keys.cipher.encrypt(name));
+    let mut tx = store::begin_write(&vault.db).await?;
+    rows::set_book_name(&mut tx, user.id, sealed.as_deref()).await?;
+    audit::commit_with(
+        tx,
+        &vault.keys.audit,
+        vault.clock.now(),
+        actor(user),
+        action::RENAME_BOOK,
+        if name.is_empty() { "default" } else { "named" },
+    )
+    .await
 }

@@ -141,3 +141,26 @@ pub async fn purge_tombstones(db: &SqlitePool, before: i64) -> DbResult<u64> {
     tx.commit().await?;
     Ok(deleted)
 }
+
+/// The sealed name the owner gave their address book, if any.
+pub async fn book_name(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT book_name FROM users WHERE id = ?")
+        .bind(owner_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+/// Sets (or, with `None`, clears) the sealed name of the owner's address book.
+pub async fn set_book_name(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    sealed: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET book_name = ? WHERE id = ?")
+        .bind(sealed)
+        .bind(owner_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

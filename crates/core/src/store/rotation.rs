@@ -12,7 +12,7 @@ pub struct EncryptedTable {
 pub const ENCRYPTED: &[EncryptedTable] = &[
     EncryptedTable {
         table: "users",
-        columns: &["totp_secret"],
+        columns: &["totp_secret", "book_name"],
     },
     EncryptedTable {
         table: "contacts",
