@@ -87,6 +87,7 @@ fn directory(c: &mut Criterion) {
         ("search 'anna müller 42' (3 terms)", "anna müller 42"),
         ("search 'globex' (1 term, many hits)", "globex"),
         ("search '555 012' (phone digits)", "555 012"),
+        ("search 'zzzz-none' (no match, the worst case)", "zzzz-none"),
         ("first page, no filter", ""),
     ] {
         let query = q(text);

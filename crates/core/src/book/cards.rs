@@ -4,6 +4,7 @@
 //! card's other phones and e-mail addresses as the edit form shows and saves them.
 
 use bytes::Bytes;
+use calcard::vcard::VCard;
 
 use crate::accounts::actor;
 use crate::audit::{self, action};
@@ -100,10 +101,15 @@ fn card_text(keys: &Keys, view: &ContactView, token: Option<&str>) -> anyhow::Re
     }
 }
 
+/// The stored card `token` (encrypted), opened and read.
+fn open_card(keys: &Keys, token: &str) -> anyhow::Result<VCard> {
+    let text = keys.cipher.decrypt(token)?;
+    vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))
+}
+
 /// The card `token` (encrypted) with the book's fields of `contact` written into it.
 pub(crate) fn updated_card(keys: &Keys, token: &str, contact: &Contact) -> anyhow::Result<String> {
-    let text = keys.cipher.decrypt(token)?;
-    let mut card = vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))?;
+    let mut card = open_card(keys, token)?;
     vcard::apply(&mut card, contact);
     Ok(vcard::to_text(&card))
 }
@@ -131,12 +137,7 @@ pub async fn extras(
     let Some(Some(token)) = rows::card(&mut conn, user.id, id).await? else {
         return Ok((Vec::new(), None));
     };
-    let text = vault
-        .keys
-        .cipher
-        .decrypt(&token)
-        .map_err(anyhow::Error::from)?;
-    let card = vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))?;
+    let card = open_card(&vault.keys, &token)?;
     Ok((vcard::details(&card), vcard::photo(&card)))
 }
 
@@ -185,15 +186,7 @@ pub async fn others_of(vault: &Vault, user: &UserRow, id: &str) -> Result<Others
     match rows::card(&mut conn, user.id, id).await? {
         None => Err(Error::NotFound),
         Some(None) => Ok(Others::default()),
-        Some(Some(token)) => {
-            let text = vault
-                .keys
-                .cipher
-                .decrypt(&token)
-                .map_err(anyhow::Error::from)?;
-            let card = vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))?;
-            Ok(others::of_card(&card))
-        }
+        Some(Some(token)) => Ok(others::of_card(&open_card(&vault.keys, &token)?)),
     }
 }
 
@@ -215,12 +208,7 @@ pub async fn update_with_others(
         .ok_or(Error::NotFound)?;
     let mut card = match &stored {
         Some(token) => {
-            let text = vault
-                .keys
-                .cipher
-                .decrypt(token)
-                .map_err(anyhow::Error::from)?;
-            let mut card = vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))?;
+            let mut card = open_card(&vault.keys, token)?;
             vcard::apply(&mut card, &contact);
             card
         }

@@ -18,6 +18,7 @@ use crate::domain::contact::{fold, phone_digits};
 pub use crate::store::contacts::SummaryRow;
 
 use super::{ListQuery, Sort, Summary};
+use search::{Haystacks, Needle};
 
 #[derive(Clone, Debug)]
 pub struct Entry {
@@ -93,22 +94,23 @@ struct Term {
 
 impl Term {
     fn parse(raw: &str) -> Term {
+        // Control characters are never in a haystack (and NUL separates them).
+        let raw: String = raw.chars().filter(|c| !c.is_control()).collect();
         let phone_like = raw.chars().any(|c| c.is_ascii_digit())
             && raw
                 .chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | '(' | ')' | ' '));
         Term {
-            folded: fold(raw),
-            digits: phone_like.then(|| phone_digits(raw)),
+            folded: fold(&raw),
+            digits: phone_like.then(|| phone_digits(&raw)),
         }
     }
 
-    fn matches(&self, e: &Entry) -> bool {
-        e.haystack.contains(&self.folded)
-            || self
-                .digits
-                .as_ref()
-                .is_some_and(|d| e.phone_digits.contains(d.as_str()))
+    fn needle(&self) -> Needle<'_> {
+        Needle {
+            text: &self.folded,
+            digits: self.digits.as_deref(),
+        }
     }
 }
 
@@ -124,6 +126,9 @@ pub struct Directory {
     /// [`Directory::tags`], computed on first use after a build or a change: every list page
     /// shows it, and folding every tag of a large book per request cost more than the rest.
     tags: OnceLock<Vec<String>>,
+    /// The searchable text end to end (`search.rs`), built on the first search after a build
+    /// or a change; shared, not copied, by the copies a write makes.
+    haystacks: OnceLock<Arc<Haystacks>>,
 }
 
 /// A change a write made, to patch a cached directory.
@@ -141,6 +146,7 @@ impl Directory {
             entries: entries.into_iter().map(Arc::new).collect(),
             favorites,
             tags: OnceLock::new(),
+            haystacks: OnceLock::new(),
         }
     }
 
@@ -174,34 +180,42 @@ impl Directory {
         let terms: Vec<Term> = q.q.split_whitespace().map(Term::parse).collect();
         let tag = q.tag.as_deref().map(fold);
         let filtered = !terms.is_empty() || tag.is_some() || q.favorites;
-        let keep = |e: &Entry| {
+        // Which entries hold every term, by position: one scan of the book's text a term.
+        let found = (!terms.is_empty()).then(|| {
+            let needles: Vec<Needle<'_>> = terms.iter().map(Term::needle).collect();
+            self.haystacks
+                .get_or_init(|| Arc::new(Haystacks::build(&self.entries)))
+                .matching(&needles)
+        });
+        let keep = |(at, e): &(usize, &Entry)| {
             (!q.favorites || e.favorite)
+                && found.as_ref().is_none_or(|found| found[*at])
                 && tag
                     .as_ref()
                     .is_none_or(|t| e.tags.iter().any(|et| same_tag(et, t)))
-                && terms.iter().all(|term| term.matches(e))
         };
         let offset = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
         let per_page = usize::try_from(q.paging.per_page).unwrap_or(50);
+        let indexed = self.entries.iter().map(Arc::as_ref).enumerate();
         if q.sort == Sort::Name {
             // The entries are already in name order: count the matches in one pass and keep
             // only the page's ids (no list of every match, no copy of the book).
-            let in_order: Box<dyn Iterator<Item = &Entry>> = if q.desc {
-                Box::new(self.entries.iter().rev().map(Arc::as_ref))
+            let in_order: Box<dyn Iterator<Item = (usize, &Entry)>> = if q.desc {
+                Box::new(indexed.rev())
             } else {
-                Box::new(self.entries.iter().map(Arc::as_ref))
+                Box::new(indexed)
             };
             if !filtered {
                 let ids = in_order
                     .skip(offset)
                     .take(per_page)
-                    .map(|e| e.id.clone())
+                    .map(|(_, e)| e.id.clone())
                     .collect();
                 return (ids, self.entries.len());
             }
             let mut total = 0;
             let mut ids = Vec::new();
-            for e in in_order.filter(|e| keep(e)) {
+            for (_, e) in in_order.filter(keep) {
                 if total >= offset && ids.len() < per_page {
                     ids.push(e.id.clone());
                 }
@@ -209,12 +223,7 @@ impl Directory {
             }
             return (ids, total);
         }
-        let mut hits: Vec<&Entry> = self
-            .entries
-            .iter()
-            .map(Arc::as_ref)
-            .filter(|e| keep(e))
-            .collect();
+        let mut hits: Vec<&Entry> = indexed.filter(keep).map(|(_, e)| e).collect();
         // Contacts created in the same second stay in the order they were created.
         hits.sort_by_key(|e| (e.created, e.seq));
         if q.desc {
@@ -253,13 +262,18 @@ impl Directory {
             self.entries.insert(at, Arc::new(entry));
         }
         self.tags = OnceLock::new();
+        self.haystacks = OnceLock::new();
     }
 
     fn bytes(&self) -> usize {
-        self.entries
+        let entries: usize = self
+            .entries
             .iter()
             .map(|e| e.bytes() + std::mem::size_of::<Arc<Entry>>() + 16)
-            .sum()
+            .sum();
+        // The search buffers count whether built yet or not, so the cache's budget holds
+        // after the first search too.
+        entries + Haystacks::bytes_for(&self.entries)
     }
 }
 
@@ -330,6 +344,7 @@ fn decrypt_summary(row: &SummaryRow, cipher: &FieldCipher) -> anyhow::Result<Ent
 /// directory is dropped and the next reader rebuilds (a write by another process leaves a gap
 /// that never closes).
 mod cache;
+mod search;
 
 pub use cache::DirectoryCache;
 
