@@ -123,6 +123,16 @@ pub async fn sync_state(db: &SqlitePool, owner_id: i64) -> sqlx::Result<(i64, i6
 /// `dav_purged_version` to the newest version deleted, in one transaction. Returns how many
 /// were deleted.
 pub async fn purge_tombstones(db: &SqlitePool, before: i64) -> DbResult<u64> {
+    // Nearly always there is nothing to purge: look first, so that the write lock is taken
+    // (and held across the two statements) only when there is.
+    let due: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dav_tombstones WHERE deleted_at < ?)")
+            .bind(before)
+            .fetch_one(db)
+            .await?;
+    if !due {
+        return Ok(0);
+    }
     let mut tx = begin_write(db).await?;
     sqlx::query(
         "UPDATE users SET dav_purged_version = MAX(dav_purged_version,

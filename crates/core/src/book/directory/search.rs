@@ -38,24 +38,41 @@ impl Column {
         column
     }
 
-    /// Marks in `hits` every entry whose text holds `needle`.
+    /// Marks in `hits` every entry whose text holds `needle`: one pass over the buffer, the
+    /// entries' starts walked alongside it.
     fn mark(&self, needle: &Finder<'_>, hits: &mut [bool]) {
+        let mut index = 0;
         let mut from = 0;
-        while from < self.text.len() {
-            let Some(at) = needle.find(&self.text[from..]) else {
-                break;
-            };
+        while let Some(at) = needle.find(&self.text[from..]) {
             let at = from + at;
-            // The entry whose text holds position `at`.
-            let index = self.starts.partition_point(|&start| start <= at) - 1;
+            while index + 1 < self.starts.len() && self.starts[index + 1] <= at {
+                index += 1;
+            }
             hits[index] = true;
-            from = self
-                .starts
-                .get(index + 1)
-                .copied()
-                .unwrap_or(self.text.len());
+            match self.starts.get(index + 1) {
+                Some(&next) => from = next,
+                None => break,
+            }
         }
     }
+
+    /// Does entry `index`'s text hold `needle`?
+    fn holds(&self, index: usize, needle: &Finder<'_>) -> bool {
+        let end = self
+            .starts
+            .get(index + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        needle.find(&self.text[self.starts[index]..end]).is_some()
+    }
+}
+
+/// Below this share of the book, the entries still in question are looked at one by one
+/// rather than by a scan of the whole buffer.
+const FEW: usize = 16;
+
+fn few(count: usize, of: usize) -> bool {
+    count < of / FEW
 }
 
 /// The searchable text of a directory, in its order.
@@ -83,28 +100,58 @@ impl Haystacks {
     }
 
     /// For each entry (in the directory's order), whether it matches every term: its text
-    /// holds the term, or its phone digits hold the term's digits.
+    /// holds the term, or its phone digits hold the term's digits. The first term scans the
+    /// whole buffer; a later one only the entries still in question when they are few.
     pub(super) fn matching(&self, needles: &[Needle<'_>]) -> Vec<bool> {
         let count = self.text.starts.len();
-        let mut all = vec![true; count];
+        let mut alive: Option<(Vec<bool>, usize)> = None;
         for needle in needles {
-            let mut hits = vec![false; count];
-            self.text
-                .mark(&Finder::new(needle.text.as_bytes()), &mut hits);
-            if let Some(digits) = needle.digits.filter(|d| !d.is_empty()) {
-                self.digits.mark(&Finder::new(digits.as_bytes()), &mut hits);
-            }
-            let mut any = false;
-            for (keep, hit) in all.iter_mut().zip(hits) {
-                *keep &= hit;
-                any |= *keep;
-            }
-            if !any {
+            let text = Finder::new(needle.text.as_bytes());
+            let digits = needle
+                .digits
+                .filter(|d| !d.is_empty())
+                .map(|d| Finder::new(d.as_bytes()));
+            let matches = |i: usize| {
+                self.text.holds(i, &text)
+                    || digits.as_ref().is_some_and(|d| self.digits.holds(i, d))
+            };
+            let hits = match &alive {
+                Some((alive, left)) if few(*left, count) => {
+                    let mut hits = vec![false; count];
+                    for (i, _) in alive.iter().enumerate().filter(|(_, a)| **a) {
+                        hits[i] = matches(i);
+                    }
+                    hits
+                }
+                _ => {
+                    let mut hits = vec![false; count];
+                    self.text.mark(&text, &mut hits);
+                    if let Some(d) = &digits {
+                        let missing = hits.iter().filter(|h| !**h).count();
+                        if few(missing, count) {
+                            for (i, hit) in hits.iter_mut().enumerate() {
+                                *hit = *hit || self.digits.holds(i, d);
+                            }
+                        } else {
+                            self.digits.mark(d, &mut hits);
+                        }
+                    }
+                    if let Some((alive, _)) = &alive {
+                        for (hit, a) in hits.iter_mut().zip(alive) {
+                            *hit &= *a;
+                        }
+                    }
+                    hits
+                }
+            };
+            let left = hits.iter().filter(|h| **h).count();
+            alive = Some((hits, left));
+            if left == 0 {
                 // No entry is left: the other terms cannot bring one back.
                 break;
             }
         }
-        all
+        alive.map_or_else(|| vec![true; count], |(hits, _)| hits)
     }
 
     /// What the buffers of `entries` take (built or not): both texts with their separators
@@ -164,6 +211,56 @@ mod tests {
             digits: Some("5550100"),
         };
         assert_eq!(h.matching(&[n]), [true, false]);
+    }
+
+    #[test]
+    fn scans_and_one_by_one_checks_agree_with_a_plain_contains() {
+        // 400 entries, so that later terms take the one-by-one path when few are left.
+        let names: Vec<(String, String)> = (0..400)
+            .map(|i| {
+                let name = format!("{} {}", ["ann", "bob", "cy", "dora"][i % 4], i);
+                (name, format!("+1 555 {:04}", i * 7))
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_str()))
+            .collect();
+        let h = haystacks(&pairs);
+        let entries: Vec<Entry> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (n, p))| entry(&i.to_string(), n, p, "", &[], false, 0))
+            .collect();
+        for query in [
+            &["ann"][..],
+            // A rare first term: the second is checked entry by entry.
+            &["399", "dora"],
+            &["39", "ann"],
+            &["ann", "12"],
+            &["dora", "39"],
+            &["5550", "bob"],
+            &["zz"],
+            &["1", "2", "3"],
+        ] {
+            let needles: Vec<Needle<'_>> = query
+                .iter()
+                .map(|t| Needle {
+                    text: t,
+                    digits: t.chars().all(|c| c.is_ascii_digit()).then_some(*t),
+                })
+                .collect();
+            let plain: Vec<bool> = entries
+                .iter()
+                .map(|e| {
+                    needles.iter().all(|n| {
+                        e.haystack.contains(n.text)
+                            || n.digits.is_some_and(|d| e.phone_digits.contains(d))
+                    })
+                })
+                .collect();
+            assert_eq!(h.matching(&needles), plain, "{query:?}");
+        }
     }
 
     #[test]
