@@ -53,6 +53,7 @@ fn rows(stored: &Stored) -> Vec<SummaryRow> {
             favorite: *favorite,
             created: *created,
             seq,
+            changed: seq,
         })
         .collect()
 }
@@ -88,11 +89,21 @@ fn directory(c: &mut Criterion) {
         ("search 'globex' (1 term, many hits)", "globex"),
         ("search '555 012' (phone digits)", "555 012"),
         ("search 'zzzz-none' (no match, the worst case)", "zzzz-none"),
+        ("search '555' (1 phone term, every contact)", "555"),
+        ("search 'walker' (1 term, no match)", "walker"),
         ("first page, no filter", ""),
     ] {
         let query = q(text);
         g.bench_function(label, |b| b.iter(|| dir.select(black_box(&query))));
     }
+    let newest = ListQuery {
+        sort: contact_vault::book::Sort::Created,
+        desc: true,
+        ..ListQuery::default()
+    };
+    g.bench_function("first page by created, newest first", |b| {
+        b.iter(|| dir.select(black_box(&newest)))
+    });
     g.bench_function("tags + favourite count (sidebar of a list page)", |b| {
         b.iter(|| (dir.tags(), dir.favorites()))
     });

@@ -12,6 +12,9 @@ pub mod others;
 pub mod query;
 pub mod vcard;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::actor;
@@ -460,7 +463,9 @@ pub struct ListPage {
     pub stats_favorites: i64,
 }
 
-/// Filters, sorts and pages on the directory; decrypts only the rows of the page.
+/// Filters, sorts and pages on the directory. The page's name, phone, e-mail, company, tags
+/// and favourite come from the directory (decrypted already); only address and notes are read
+/// and decrypted. A row that changed since the directory saw it is shown from the row alone.
 pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPage, Error> {
     // The user's row was read at the start of this request: its book version covers every
     // write committed before the request began, which saves a query per list.
@@ -468,23 +473,16 @@ pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPa
         .directories
         .at_least(vault, user.id, user.data_version)
         .await?;
-    let (ids, total) = dir.select(q);
+    let selection = dir.select(q);
     let (tags, stats_total, stats_favorites) =
         (dir.tags(), dir.len() as i64, dir.favorites() as i64);
     // Not held across an await: a write meanwhile would have to copy it (`Arc::make_mut` in
     // the directory cache; a pointer per contact).
     drop(dir);
-    let mut fetched = rows::find_many(&vault.db, user.id, &ids).await?;
-    let mut contacts = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some(pos) = fetched.iter().position(|r| &r.id == id) {
-            let row = fetched.swap_remove(pos);
-            contacts.push(open(&vault.keys, &row)?);
-        }
-    }
+    let contacts = page_of(vault, user, &selection.page).await?;
     Ok(ListPage {
         contacts,
-        total: total as i64,
+        total: selection.total as i64,
         page: q.paging.page,
         per_page: q.paging.per_page,
         tags,
@@ -492,6 +490,64 @@ pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPa
         stats_favorites,
     })
 }
+
+/// The contacts of a page, in its order; one deleted meanwhile is left out.
+async fn page_of(
+    vault: &Vault,
+    user: &UserRow,
+    page: &[Arc<Entry>],
+) -> Result<Vec<ContactView>, Error> {
+    let ids: Vec<String> = page.iter().map(|e| e.id.clone()).collect();
+    let mut rest: HashMap<String, rows::RestRow> = rows::rest_of_many(&vault.db, user.id, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let stale: Vec<String> = page
+        .iter()
+        .filter(|e| rest.get(&e.id).is_some_and(|r| r.changed != e.changed))
+        .map(|e| e.id.clone())
+        .collect();
+    let mut fresh: HashMap<String, SealedContact> = rows::find_many(&vault.db, user.id, &stale)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let mut contacts = Vec::with_capacity(page.len());
+    for entry in page {
+        if let Some(row) = fresh.remove(&entry.id) {
+            contacts.push(open(&vault.keys, &row)?);
+        } else if let Some(row) = rest.remove(&entry.id) {
+            contacts.push(shown(&vault.keys, entry, &row)?);
+        }
+    }
+    Ok(contacts)
+}
+
+/// A contact from its directory entry and the rest of its row (of the same version).
+fn shown(keys: &Keys, entry: &Entry, row: &rows::RestRow) -> anyhow::Result<ContactView> {
+    let field = |token: &str| {
+        keys.cipher
+            .decrypt(token)
+            .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))
+    };
+    Ok(ContactView {
+        id: entry.id.clone(),
+        contact: Contact {
+            name: entry.name().to_string(),
+            phone: entry.phone().to_string(),
+            email: entry.email().to_string(),
+            address: field(&row.address)?,
+            company: entry.company().to_string(),
+            notes: field(&row.notes)?,
+            tags: entry.tags.clone(),
+            favorite: entry.favorite,
+        },
+        created: entry.created,
+        updated: row.updated,
+    })
+}
+
 #[cfg(test)]
 mod service_tests;
 #[cfg(test)]

@@ -188,3 +188,72 @@ async fn edits_favorites_and_deletes_are_audited_and_seen_by_search() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_list_page_shows_the_stored_rows_and_reads_a_row_changed_behind_the_directory_whole() {
+    let v = testing::vault().await;
+    let ann = testing::user(&v, "ann", "user").await;
+    for (i, name) in ["Ada", "Bea", "Cy"].into_iter().enumerate() {
+        let mut d = draft(name, &format!("555 010{i}"));
+        d.address = Some(format!("{i} Main Street"));
+        d.notes = Some(format!("note {i}"));
+        d.company = Some("Globex".into());
+        create(&v, &ann, d).await.expect("created");
+    }
+    let page = list(&v, &ann, &ListQuery::default()).await.expect("listed");
+    assert_eq!(page.contacts.len(), 3);
+    for shown in &page.contacts {
+        let stored = get(&v, &ann, &shown.id).await.expect("found");
+        assert_eq!(shown, &stored, "the page shows what is stored");
+    }
+    // Bea is rewritten without telling the directory, as a write that lands between the
+    // selection and the reading of the page's rows would be.
+    let bea = page.contacts[1].clone();
+    let mut changed = bea.contact.clone();
+    changed.name = "Bea Changed".into();
+    changed.email = "bea@new.example".into();
+    changed.notes = "new notes".into();
+    let mut tx = crate::store::begin_write(&v.db).await.expect("tx");
+    super::rewrite_in(
+        &mut tx,
+        &v,
+        &ann,
+        &bea.id,
+        changed,
+        bea.created,
+        None,
+        ("EDIT_CONTACT", "test"),
+    )
+    .await
+    .expect("rewritten");
+    tx.commit().await.expect("committed");
+    // `ann` is the row read before the write: the cached directory still serves.
+    let again = list(&v, &ann, &ListQuery::default()).await.expect("listed");
+    let shown = again
+        .contacts
+        .iter()
+        .find(|c| c.id == bea.id)
+        .expect("still listed");
+    assert_eq!(shown, &get(&v, &ann, &bea.id).await.expect("found"));
+    assert_eq!(shown.contact.name, "Bea Changed");
+    assert_eq!(shown.contact.email, "bea@new.example");
+
+    // A write through the service patches the directory with the version the row got, so its
+    // entry is used as it is, not read again.
+    let ada = &page.contacts[0];
+    update(&v, &ann, &ada.id, draft("Ada Lovelace", "555 0100"))
+        .await
+        .expect("updated");
+    let dir = v.directories.get(&v, ann.id).await.expect("directory");
+    let entry = dir
+        .select(&ListQuery::default())
+        .page
+        .into_iter()
+        .find(|e| e.id == ada.id)
+        .expect("in the directory");
+    let rows = crate::store::contacts::rest_of_many(&v.db, ann.id, std::slice::from_ref(&ada.id))
+        .await
+        .expect("row");
+    assert_eq!(entry.name(), "Ada Lovelace");
+    assert_eq!(entry.changed, rows[0].changed);
+}

@@ -42,6 +42,18 @@ pub struct SummaryRow {
     pub created: i64,
     /// The rowid: creation order, for contacts created in the same second.
     pub seq: i64,
+    /// `changed_version`: the book version of the contact's last change.
+    pub changed: i64,
+}
+
+/// What a list page needs of a contact beyond its directory entry.
+#[derive(Debug, FromRow)]
+pub struct RestRow {
+    pub id: String,
+    pub address: String,
+    pub notes: String,
+    pub updated: i64,
+    pub changed: i64,
 }
 
 /// The columns of [`SealedContact`].
@@ -178,6 +190,30 @@ pub async fn find_many(
     q.build_query_as().fetch_all(db).await
 }
 
+/// The sealed address and notes of the owner's contacts among `ids` (a page of them), with
+/// the version each last changed at, in no particular order.
+pub async fn rest_of_many(
+    db: &SqlitePool,
+    owner_id: i64,
+    ids: &[String],
+) -> sqlx::Result<Vec<RestRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `+owner_id`: by primary key, as in `find_many`.
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT id, address, notes, updated, changed_version AS changed \
+         FROM contacts WHERE +owner_id = ",
+    );
+    q.push_bind(owner_id).push(" AND id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+    q.build_query_as().fetch_all(db).await
+}
+
 pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx::Result<bool> {
     let r = sqlx::query("DELETE FROM contacts WHERE id = ? AND owner_id = ?")
         .bind(id)
@@ -189,7 +225,8 @@ pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx:
 
 pub async fn summaries(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Vec<SummaryRow>> {
     sqlx::query_as(
-        "SELECT id, summary, favorite, created, rowid AS seq FROM contacts WHERE owner_id = ?",
+        "SELECT id, summary, favorite, created, rowid AS seq, changed_version AS changed \
+         FROM contacts WHERE owner_id = ?",
     )
     .bind(owner_id)
     .fetch_all(db)

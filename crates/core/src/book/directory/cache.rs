@@ -46,8 +46,8 @@ impl Slot {
         if self.early.contains_key(&(version + 1)) {
             let dir = Arc::make_mut(&mut self.dir);
             while let Some(change) = self.early.remove(&(dir.version + 1)) {
-                dir.apply(change);
-                dir.version += 1;
+                let next = dir.version + 1;
+                dir.apply(change, next);
             }
             self.bytes = dir.bytes();
         }
@@ -268,7 +268,7 @@ mod tests {
 
     fn cached_ids(cache: &DirectoryCache, owner: i64, version: i64) -> Option<Vec<String>> {
         let d = cache.cached(owner, version)?;
-        Some(d.select(&ListQuery::default()).0)
+        Some(d.select(&ListQuery::default()).ids())
     }
 
     #[test]
@@ -302,7 +302,7 @@ mod tests {
         let slot = Slot::new(dir(), early);
         assert_eq!(slot.dir.version, 3);
         assert_eq!(
-            slot.dir.select(&ListQuery::default()).0,
+            slot.dir.select(&ListQuery::default()).ids(),
             vec!["4", "3", "2"]
         );
     }

@@ -14,76 +14,13 @@ use std::sync::{Arc, OnceLock};
 use crate::crypto::FieldCipher;
 use crate::domain::contact::{fold, phone_digits};
 
+pub use entry::Entry;
+
 /// One stored summary, as the directory is built from it.
 pub use crate::store::contacts::SummaryRow;
 
 use super::{ListQuery, Sort, Summary};
 use search::{Haystacks, Needle};
-
-#[derive(Clone, Debug)]
-pub struct Entry {
-    pub id: String,
-    /// Accent- and case-folded name: the primary sort key.
-    sort_key: String,
-    /// Lower-case name: puts accented letters after their base letter on ties.
-    name_lower: String,
-    /// Folded name, e-mail, company and phone, newline-separated: what `q` searches.
-    haystack: String,
-    phone_digits: String,
-    tags: Vec<String>,
-    favorite: bool,
-    created: i64,
-    /// Creation order (the row's rowid): breaks ties of `created`, which has whole seconds.
-    seq: i64,
-}
-
-impl Entry {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: String,
-        name: &str,
-        phone: &str,
-        email: &str,
-        company: &str,
-        tags: Vec<String>,
-        favorite: bool,
-        created: i64,
-        seq: i64,
-    ) -> Entry {
-        let sort_key = fold(name);
-        let haystack = format!(
-            "{sort_key}\n{}\n{}\n{}",
-            fold(email),
-            fold(company),
-            fold(phone)
-        );
-        Entry {
-            id,
-            sort_key,
-            name_lower: name.to_lowercase(),
-            haystack,
-            phone_digits: phone_digits(phone),
-            tags,
-            favorite,
-            created,
-            seq,
-        }
-    }
-
-    fn order_key(&self) -> (&str, &str, &str) {
-        (&self.sort_key, &self.name_lower, &self.id)
-    }
-
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Entry>()
-            + self.id.len()
-            + self.sort_key.len()
-            + self.name_lower.len()
-            + self.haystack.len()
-            + self.phone_digits.len()
-            + self.tags.iter().map(|t| t.len() + 24).sum::<usize>()
-    }
-}
 
 /// One search term, prepared once per request.
 struct Term {
@@ -129,6 +66,21 @@ pub struct Directory {
     /// The searchable text end to end (`search.rs`), built on the first search after a build
     /// or a change; shared, not copied, by the copies a write makes.
     haystacks: OnceLock<Arc<Haystacks>>,
+    /// The entries' positions in creation order, sorted on the first list by creation after a
+    /// build or a change (not once per request); shared like `haystacks`.
+    by_created: OnceLock<Arc<Vec<u32>>>,
+}
+
+/// A page of a selection: its entries and the number of matching contacts.
+pub struct Selection {
+    pub page: Vec<Arc<Entry>>,
+    pub total: usize,
+}
+
+impl Selection {
+    pub fn ids(&self) -> Vec<String> {
+        self.page.iter().map(|e| e.id.clone()).collect()
+    }
 }
 
 /// A change a write made, to patch a cached directory.
@@ -147,6 +99,7 @@ impl Directory {
             favorites,
             tags: OnceLock::new(),
             haystacks: OnceLock::new(),
+            by_created: OnceLock::new(),
         }
     }
 
@@ -175,8 +128,10 @@ impl Directory {
             .clone()
     }
 
-    /// The ids of the requested page and the number of matching contacts.
-    pub fn select(&self, q: &ListQuery) -> (Vec<String>, usize) {
+    /// The requested page and the number of matching contacts. Both orders walk a prebuilt
+    /// order (the entries themselves by name, `by_created` by creation), count the matches in
+    /// one pass and keep only the page: no list of every match, no sort per request.
+    pub fn select(&self, q: &ListQuery) -> Selection {
         let terms: Vec<Term> = q.q.split_whitespace().map(Term::parse).collect();
         let tag = q.tag.as_deref().map(fold);
         let filtered = !terms.is_empty() || tag.is_some() || q.favorites;
@@ -187,59 +142,62 @@ impl Directory {
                 .get_or_init(|| Arc::new(Haystacks::build(&self.entries)))
                 .matching(&needles)
         });
-        let keep = |(at, e): &(usize, &Entry)| {
+        let keep = |at: usize| {
+            let e = &self.entries[at];
             (!q.favorites || e.favorite)
-                && found.as_ref().is_none_or(|found| found[*at])
+                && found.as_ref().is_none_or(|found| found[at])
                 && tag
                     .as_ref()
                     .is_none_or(|t| e.tags.iter().any(|et| same_tag(et, t)))
         };
         let offset = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
         let per_page = usize::try_from(q.paging.per_page).unwrap_or(50);
-        let indexed = self.entries.iter().map(Arc::as_ref).enumerate();
-        if q.sort == Sort::Name {
-            // The entries are already in name order: count the matches in one pass and keep
-            // only the page's ids (no list of every match, no copy of the book).
-            let in_order: Box<dyn Iterator<Item = (usize, &Entry)>> = if q.desc {
-                Box::new(indexed.rev())
-            } else {
-                Box::new(indexed)
+        let by_created;
+        let order: Box<dyn DoubleEndedIterator<Item = usize>> = match q.sort {
+            Sort::Name => Box::new(0..self.entries.len()),
+            Sort::Created => {
+                by_created = self
+                    .by_created
+                    .get_or_init(|| Arc::new(self.created_order()));
+                Box::new(by_created.iter().map(|&at| at as usize))
+            }
+        };
+        let in_order: Box<dyn Iterator<Item = usize>> =
+            if q.desc { Box::new(order.rev()) } else { order };
+        if !filtered {
+            let page = in_order
+                .skip(offset)
+                .take(per_page)
+                .map(|at| self.entries[at].clone())
+                .collect();
+            return Selection {
+                page,
+                total: self.entries.len(),
             };
-            if !filtered {
-                let ids = in_order
-                    .skip(offset)
-                    .take(per_page)
-                    .map(|(_, e)| e.id.clone())
-                    .collect();
-                return (ids, self.entries.len());
-            }
-            let mut total = 0;
-            let mut ids = Vec::new();
-            for (_, e) in in_order.filter(keep) {
-                if total >= offset && ids.len() < per_page {
-                    ids.push(e.id.clone());
-                }
-                total += 1;
-            }
-            return (ids, total);
         }
-        let mut hits: Vec<&Entry> = indexed.filter(keep).map(|(_, e)| e).collect();
-        // Contacts created in the same second stay in the order they were created.
-        hits.sort_by_key(|e| (e.created, e.seq));
-        if q.desc {
-            hits.reverse();
+        let mut total = 0;
+        let mut page = Vec::new();
+        for at in in_order.filter(|at| keep(*at)) {
+            if total >= offset && page.len() < per_page {
+                page.push(self.entries[at].clone());
+            }
+            total += 1;
         }
-        let total = hits.len();
-        let ids = hits
-            .into_iter()
-            .skip(offset)
-            .take(per_page)
-            .map(|e| e.id.clone())
-            .collect();
-        (ids, total)
+        Selection { page, total }
     }
 
-    fn apply(&mut self, change: Change) {
+    /// The entries' positions sorted by creation; contacts created in the same second stay
+    /// in the order they were created.
+    fn created_order(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.entries.len())
+            .map(|at| u32::try_from(at).unwrap_or(u32::MAX))
+            .collect();
+        order.sort_unstable_by_key(|&at| self.entries[at as usize].created_key());
+        order
+    }
+
+    /// Applies a change that moves the directory to book version `version`.
+    fn apply(&mut self, change: Change, version: i64) {
         let id = match &change {
             Change::Upsert(e) => e.id.clone(),
             Change::Remove(id) => id.clone(),
@@ -255,6 +213,7 @@ impl Directory {
             if let Some(seq) = old_seq {
                 entry.seq = seq;
             }
+            entry.changed = version;
             self.favorites += usize::from(entry.favorite);
             let at = self
                 .entries
@@ -263,6 +222,8 @@ impl Directory {
         }
         self.tags = OnceLock::new();
         self.haystacks = OnceLock::new();
+        self.by_created = OnceLock::new();
+        self.version = version;
     }
 
     fn bytes(&self) -> usize {
@@ -271,9 +232,11 @@ impl Directory {
             .iter()
             .map(|e| e.bytes() + std::mem::size_of::<Arc<Entry>>() + 16)
             .sum();
+        // The creation order counts too, built or not.
+        let by_created = self.entries.len() * std::mem::size_of::<u32>();
         // The search buffers count whether built yet or not, so the cache's budget holds
         // after the first search too.
-        entries + Haystacks::bytes_for(&self.entries)
+        entries + by_created + Haystacks::bytes_for(&self.entries)
     }
 }
 
@@ -337,13 +300,15 @@ fn decrypt_summary(row: &SummaryRow, cipher: &FieldCipher) -> anyhow::Result<Ent
         row.favorite,
         row.created,
         row.seq,
-    ))
+    )
+    .changed_at(row.changed))
 }
 
 /// Changes a book can hold back while a gap in its versions closes; beyond that the cached
 /// directory is dropped and the next reader rebuilds (a write by another process leaves a gap
 /// that never closes).
 mod cache;
+mod entry;
 mod search;
 
 pub use cache::DirectoryCache;
@@ -405,6 +370,17 @@ mod tests {
         )
     }
 
+    impl Selection {
+        fn pair(&self) -> (Vec<String>, usize) {
+            (self.ids(), self.total)
+        }
+    }
+
+    fn patch(d: &mut Directory, change: Change) {
+        let next = d.version + 1;
+        d.apply(change, next);
+    }
+
     fn q(text: &str) -> ListQuery {
         ListQuery {
             q: text.into(),
@@ -414,7 +390,7 @@ mod tests {
 
     #[test]
     fn sorts_by_name_case_insensitively_with_accents_after_their_base_letter() {
-        let (ids, total) = dir().select(&ListQuery::default());
+        let (ids, total) = dir().select(&ListQuery::default()).pair();
         assert_eq!(total, 5);
         assert_eq!(ids, vec!["4", "3", "5", "1", "2"]);
     }
@@ -422,17 +398,17 @@ mod tests {
     #[test]
     fn searches_every_field_with_folding_and_phone_digits() {
         let d = dir();
-        assert_eq!(d.select(&q("ZOË")).1, 3, "case and accents fold");
-        assert_eq!(d.select(&q("zola")).0, vec!["3"]);
-        assert_eq!(d.select(&q("corp.example")).0, vec!["4"]);
+        assert_eq!(d.select(&q("ZOË")).total, 3, "case and accents fold");
+        assert_eq!(d.select(&q("zola")).ids(), vec!["3"]);
+        assert_eq!(d.select(&q("corp.example")).ids(), vec!["4"]);
         assert_eq!(
-            d.select(&q("7700900")).0,
+            d.select(&q("7700900")).ids(),
             vec!["1"],
             "digits ignore spacing"
         );
-        assert_eq!(d.select(&q("555 0100")).0, vec!["2"]);
-        assert_eq!(d.select(&q("zoe adams")).1, 2, "terms all match");
-        assert_eq!(d.select(&q("nobody")).1, 0);
+        assert_eq!(d.select(&q("555 0100")).ids(), vec!["2"]);
+        assert_eq!(d.select(&q("zoe adams")).total, 2, "terms all match");
+        assert_eq!(d.select(&q("nobody")).total, 0);
     }
 
     #[test]
@@ -442,18 +418,18 @@ mod tests {
             tag: Some("WORK".into()),
             ..ListQuery::default()
         };
-        assert_eq!(d.select(&by_tag).0, vec!["3", "1"]);
+        assert_eq!(d.select(&by_tag).ids(), vec!["3", "1"]);
         let favorites = ListQuery {
             favorites: true,
             ..ListQuery::default()
         };
-        assert_eq!(d.select(&favorites).0, vec!["4", "1"]);
+        assert_eq!(d.select(&favorites).ids(), vec!["4", "1"]);
         let newest = ListQuery {
             sort: Sort::Created,
             desc: true,
             ..ListQuery::default()
         };
-        assert_eq!(d.select(&newest).0, vec!["5", "4", "1", "3", "2"]);
+        assert_eq!(d.select(&newest).ids(), vec!["5", "4", "1", "3", "2"]);
         let page2 = ListQuery {
             paging: Paging {
                 page: 2,
@@ -462,7 +438,7 @@ mod tests {
             ..ListQuery::default()
         };
         assert_eq!(
-            d.select(&page2),
+            d.select(&page2).pair(),
             (vec!["5".to_string(), "1".to_string()], 5)
         );
         let past = ListQuery {
@@ -472,7 +448,7 @@ mod tests {
             },
             ..ListQuery::default()
         };
-        assert_eq!(d.select(&past), (vec![], 5));
+        assert_eq!(d.select(&past).pair(), (vec![], 5));
         assert_eq!(d.tags(), vec!["fr", "Friend", "work"]);
         assert_eq!(d.favorites(), 2);
     }
@@ -480,27 +456,17 @@ mod tests {
     #[test]
     fn patches_keep_the_order() {
         let mut d = dir();
-        d.apply(Change::Upsert(entry(
-            "6",
-            "Bea",
-            "5550000000",
-            "",
-            &[],
-            false,
-            60,
-        )));
-        d.apply(Change::Remove("3".into()));
-        d.apply(Change::Upsert(entry(
-            "4",
-            "Yann",
-            "0301234567",
-            "",
-            &[],
-            true,
-            40,
-        )));
+        patch(
+            &mut d,
+            Change::Upsert(entry("6", "Bea", "5550000000", "", &[], false, 60)),
+        );
+        patch(&mut d, Change::Remove("3".into()));
+        patch(
+            &mut d,
+            Change::Upsert(entry("4", "Yann", "0301234567", "", &[], true, 40)),
+        );
         assert_eq!(
-            d.select(&ListQuery::default()).0,
+            d.select(&ListQuery::default()).ids(),
             vec!["6", "4", "5", "1", "2"]
         );
     }
@@ -515,46 +481,42 @@ mod tests {
             ..ListQuery::default()
         };
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(d.select(&query("", true, 1)), (ids(&["2", "1"]), 5));
-        assert_eq!(d.select(&query("", true, 3)), (ids(&["4"]), 5));
-        assert_eq!(d.select(&query("zoe", false, 1)), (ids(&["5", "1"]), 3));
-        assert_eq!(d.select(&query("zoe", true, 1)), (ids(&["2", "1"]), 3));
-        assert_eq!(d.select(&query("zoe", true, 2)), (ids(&["5"]), 3));
-        assert_eq!(d.select(&query("zoe", true, 3)), (ids(&[]), 3));
+        assert_eq!(d.select(&query("", true, 1)).pair(), (ids(&["2", "1"]), 5));
+        assert_eq!(d.select(&query("", true, 3)).pair(), (ids(&["4"]), 5));
+        assert_eq!(
+            d.select(&query("zoe", false, 1)).pair(),
+            (ids(&["5", "1"]), 3)
+        );
+        assert_eq!(
+            d.select(&query("zoe", true, 1)).pair(),
+            (ids(&["2", "1"]), 3)
+        );
+        assert_eq!(d.select(&query("zoe", true, 2)).pair(), (ids(&["5"]), 3));
+        assert_eq!(d.select(&query("zoe", true, 3)).pair(), (ids(&[]), 3));
     }
 
     #[test]
     fn patches_keep_the_counts_and_tags() {
         let mut d = dir();
         assert_eq!((d.favorites(), d.tags().len()), (2, 3));
-        d.apply(Change::Upsert(entry(
-            "6",
-            "Bea",
-            "5550000000",
-            "",
-            &["New"],
-            true,
-            60,
-        )));
+        patch(
+            &mut d,
+            Change::Upsert(entry("6", "Bea", "5550000000", "", &["New"], true, 60)),
+        );
         assert_eq!(d.favorites(), 3);
         assert_eq!(d.tags(), vec!["fr", "Friend", "New", "work"]);
-        d.apply(Change::Upsert(entry(
-            "1",
-            "Zoë Adams",
-            "1",
-            "",
-            &[],
-            false,
-            30,
-        )));
-        d.apply(Change::Remove("3".into()));
+        patch(
+            &mut d,
+            Change::Upsert(entry("1", "Zoë Adams", "1", "", &[], false, 30)),
+        );
+        patch(&mut d, Change::Remove("3".into()));
         assert_eq!(d.favorites(), 2);
         assert_eq!(d.tags(), vec!["Friend", "New"]);
         let by_tag = ListQuery {
             tag: Some("nEw".into()),
             ..ListQuery::default()
         };
-        assert_eq!(d.select(&by_tag).0, vec!["6"]);
+        assert_eq!(d.select(&by_tag).ids(), vec!["6"]);
     }
 
     #[test]
@@ -571,7 +533,7 @@ mod tests {
             sort: Sort::Created,
             ..ListQuery::default()
         };
-        assert_eq!(d.select(&oldest).0, vec!["1", "2", "3"]);
+        assert_eq!(d.select(&oldest).ids(), vec!["1", "2", "3"]);
         // An edit arrives with no creation order of its own (0): it keeps the old one.
         let renamed = Entry::new(
             "1".into(),
@@ -584,13 +546,13 @@ mod tests {
             7,
             0,
         );
-        d.apply(Change::Upsert(renamed));
-        assert_eq!(d.select(&oldest).0, vec!["1", "2", "3"]);
+        patch(&mut d, Change::Upsert(renamed));
+        assert_eq!(d.select(&oldest).ids(), vec!["1", "2", "3"]);
         let newest = ListQuery {
             desc: true,
             ..oldest
         };
-        assert_eq!(d.select(&newest).0, vec!["3", "2", "1"]);
+        assert_eq!(d.select(&newest).ids(), vec!["3", "2", "1"]);
     }
 
     #[test]
@@ -611,12 +573,13 @@ mod tests {
                     favorite: i % 2 == 0,
                     created: i,
                     seq: i,
+                    changed: i,
                 }
             })
             .collect();
         let d = build(3, rows, &cipher).unwrap();
         assert_eq!(d.len(), 50);
         assert_eq!(d.favorites(), 25);
-        assert_eq!(d.select(&q("person 07")).0, vec!["7"]);
+        assert_eq!(d.select(&q("person 07")).ids(), vec!["7"]);
     }
 }

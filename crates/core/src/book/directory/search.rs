@@ -39,21 +39,58 @@ impl Column {
     }
 
     /// Marks in `hits` every entry whose text holds `needle`: one pass over the buffer, the
-    /// entries' starts walked alongside it.
+    /// entries' starts walked alongside it. The finder runs on from hit to hit; only when the
+    /// rest of the hit's entry is long does it jump to the next entry (restarting a finder
+    /// costs more than reading a short entry's tail, and most hits of a common term are one
+    /// per entry).
     fn mark(&self, needle: &Finder<'_>, hits: &mut [bool]) {
+        const JUMP: usize = 256;
         let mut index = 0;
         let mut from = 0;
-        while let Some(at) = needle.find(&self.text[from..]) {
-            let at = from + at;
-            while index + 1 < self.starts.len() && self.starts[index + 1] <= at {
-                index += 1;
+        'scan: while from < self.text.len() {
+            for at in needle.find_iter(&self.text[from..]) {
+                let at = from + at;
+                if hits.get(index).is_some_and(|h| *h) && self.end_of(index) > at {
+                    continue;
+                }
+                while index + 1 < self.starts.len() && self.starts[index + 1] <= at {
+                    index += 1;
+                }
+                hits[index] = true;
+                let end = self.end_of(index);
+                if end - at > JUMP {
+                    from = end;
+                    continue 'scan;
+                }
             }
-            hits[index] = true;
-            match self.starts.get(index + 1) {
-                Some(&next) => from = next,
-                None => break,
-            }
+            break;
         }
+    }
+
+    /// Where entry `index`'s text ends (its separator).
+    fn end_of(&self, index: usize) -> usize {
+        self.starts
+            .get(index + 1)
+            .map_or(self.text.len(), |next| next - 1)
+    }
+
+    /// About how many hits `needle` has in the whole buffer, from a few windows spread over
+    /// it (the entries are in name order, so one window at the start would be skewed).
+    fn estimate(&self, needle: &Finder<'_>) -> usize {
+        const WINDOWS: usize = 16;
+        const WINDOW: usize = 4096;
+        let len = self.text.len();
+        if len <= WINDOWS * WINDOW {
+            return needle.find_iter(&self.text).count();
+        }
+        let step = len / WINDOWS;
+        let sampled: usize = (0..WINDOWS)
+            .map(|w| {
+                let start = w * step;
+                needle.find_iter(&self.text[start..start + WINDOW]).count()
+            })
+            .sum();
+        sampled * len / (WINDOWS * WINDOW)
     }
 
     /// Does entry `index`'s text hold `needle`?
@@ -105,12 +142,7 @@ impl Haystacks {
     pub(super) fn matching(&self, needles: &[Needle<'_>]) -> Vec<bool> {
         let count = self.text.starts.len();
         let mut alive: Option<(Vec<bool>, usize)> = None;
-        for needle in needles {
-            let text = Finder::new(needle.text.as_bytes());
-            let digits = needle
-                .digits
-                .filter(|d| !d.is_empty())
-                .map(|d| Finder::new(d.as_bytes()));
+        for (text, digits) in self.rarest_first(needles) {
             let matches = |i: usize| {
                 self.text.holds(i, &text)
                     || digits.as_ref().is_some_and(|d| self.digits.holds(i, d))
@@ -152,6 +184,33 @@ impl Haystacks {
             }
         }
         alive.map_or_else(|| vec![true; count], |(hits, _)| hits)
+    }
+
+    /// The terms' finders, the term with the fewest hits (as sampled) first: the later terms
+    /// then only look at its survivors when they are few.
+    fn rarest_first<'n>(&self, needles: &'n [Needle<'_>]) -> Vec<(Finder<'n>, Option<Finder<'n>>)> {
+        let mut finders: Vec<(usize, Finder<'n>, Option<Finder<'n>>)> = needles
+            .iter()
+            .map(|needle| {
+                let text = Finder::new(needle.text.as_bytes());
+                let digits = needle
+                    .digits
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Finder::new(d.as_bytes()));
+                let hits = if needles.len() > 1 {
+                    self.text.estimate(&text)
+                        + digits.as_ref().map_or(0, |d| self.digits.estimate(d))
+                } else {
+                    0
+                };
+                (hits, text, digits)
+            })
+            .collect();
+        finders.sort_by_key(|(hits, _, _)| *hits);
+        finders
+            .into_iter()
+            .map(|(_, text, digits)| (text, digits))
+            .collect()
     }
 
     /// What the buffers of `entries` take (built or not): both texts with their separators
@@ -242,6 +301,60 @@ mod tests {
             &["5550", "bob"],
             &["zz"],
             &["1", "2", "3"],
+        ] {
+            let needles: Vec<Needle<'_>> = query
+                .iter()
+                .map(|t| Needle {
+                    text: t,
+                    digits: t.chars().all(|c| c.is_ascii_digit()).then_some(*t),
+                })
+                .collect();
+            let plain: Vec<bool> = entries
+                .iter()
+                .map(|e| {
+                    needles.iter().all(|n| {
+                        e.haystack.contains(n.text)
+                            || n.digits.is_some_and(|d| e.phone_digits.contains(d))
+                    })
+                })
+                .collect();
+            assert_eq!(h.matching(&needles), plain, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn long_entries_many_hits_and_sampled_term_order_agree_with_a_plain_contains() {
+        // Over 64 KiB of text, so the terms are ordered by a sample; some entries are longer
+        // than the finder's jump, with a term several times in them.
+        let names: Vec<(String, String)> = (0..3000)
+            .map(|i| {
+                let long = if i % 7 == 0 {
+                    "ab ".repeat(150)
+                } else {
+                    String::new()
+                };
+                (format!("{long}n{i} x{} ab", i % 13), format!("555 {i:05}"))
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_str()))
+            .collect();
+        let h = haystacks(&pairs);
+        assert!(h.text.text.len() > 16 * 4096);
+        let entries: Vec<Entry> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (n, p))| entry(&i.to_string(), n, p, "", &[], false, 0))
+            .collect();
+        for query in [
+            &["ab"][..],
+            &["ab", "x3"],
+            &["x3", "ab"],
+            &["555", "n299"],
+            &["n299", "555"],
+            &["b", "5"],
+            &["ab", "ab ab", "00042"],
         ] {
             let needles: Vec<Needle<'_>> = query
                 .iter()
