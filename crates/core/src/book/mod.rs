@@ -129,12 +129,7 @@ pub fn seal_with_card(
 
 /// Decrypts a row.
 pub fn open(keys: &Keys, row: &SealedContact) -> anyhow::Result<ContactView> {
-    let cipher = &keys.cipher;
-    let field = |token: &str| {
-        cipher
-            .decrypt(token)
-            .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))
-    };
+    let field = |token: &str| open_field(keys, &row.id, token);
     Ok(ContactView {
         id: row.id.clone(),
         contact: Contact {
@@ -150,6 +145,13 @@ pub fn open(keys: &Keys, row: &SealedContact) -> anyhow::Result<ContactView> {
         created: row.created,
         updated: row.updated,
     })
+}
+
+/// One decrypted field of contact `id`.
+fn open_field(keys: &Keys, id: &str, token: &str) -> anyhow::Result<String> {
+    keys.cipher
+        .decrypt(token)
+        .map_err(|e| anyhow::anyhow!("contact {id}: {e}"))
 }
 
 /// The directory entry of a contact; `seq` is its place in creation order (an edit keeps the
@@ -526,11 +528,7 @@ async fn page_of(
 
 /// A contact from its directory entry and the rest of its row (of the same version).
 fn shown(keys: &Keys, entry: &Entry, row: &rows::RestRow) -> anyhow::Result<ContactView> {
-    let field = |token: &str| {
-        keys.cipher
-            .decrypt(token)
-            .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))
-    };
+    let field = |token: &str| open_field(keys, &row.id, token);
     Ok(ContactView {
         id: entry.id.clone(),
         contact: Contact {
