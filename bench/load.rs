@@ -14,6 +14,8 @@
 //!   crypto-bound ceiling of a page of `--rows` contacts on this machine's cores (the fastest
 //!   of `--seconds` one-second rounds).
 //!
+//! - `users-setup`, `users-cold`, `users-active`: many users on one instance (`load_users.rs`).
+//!
 //! Every loop is bounded by a count or a deadline. Only loopback addresses are accepted.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -22,6 +24,9 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+
+#[path = "load_users.rs"]
+mod users;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use tokio::sync::Mutex;
 
@@ -72,6 +77,50 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         rows: usize,
         #[arg(long, default_value_t = 2)]
+        seconds: u64,
+    },
+    UsersSetup {
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value = "user")]
+        prefix: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        from: u32,
+        #[arg(long)]
+        to: u32,
+        /// The CSV file imported into each book.
+        #[arg(long)]
+        csv: std::path::PathBuf,
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+    },
+    UsersCold {
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value = "user")]
+        prefix: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        count: u32,
+        /// Second octet of the source addresses (one per run: the sign-in limit is per address).
+        #[arg(long, default_value_t = 4)]
+        octet: u8,
+        #[arg(long)]
+        tokens_out: std::path::PathBuf,
+    },
+    UsersActive {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        tokens: std::path::PathBuf,
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 15)]
         seconds: u64,
     },
 }
@@ -463,6 +512,30 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await
             }
+            Command::UsersSetup {
+                base,
+                prefix,
+                password,
+                from,
+                to,
+                csv,
+                concurrency,
+            } => users::setup(base, prefix, password, (from, to), csv, concurrency).await,
+            Command::UsersCold {
+                base,
+                prefix,
+                password,
+                count,
+                octet,
+                tokens_out,
+            } => users::cold(base, prefix, password, count, octet, tokens_out).await,
+            Command::UsersActive {
+                base,
+                tokens,
+                users,
+                concurrency,
+                seconds,
+            } => users::active(base, tokens, users, concurrency, seconds).await,
             Command::CryptoLimit { .. } => Ok(()),
         }
     })

@@ -18,8 +18,8 @@ mod common;
 
 const BOOK: usize = 100_000;
 
-/// The stored summaries of a synthetic book, as `(id, token, favorite, created)`.
-type Stored = Vec<(String, String, bool, i64)>;
+/// The stored rows of a synthetic book, as the directory reads them.
+type Stored = Vec<SummaryRow>;
 
 fn stored(keys: &contact_vault::crypto::keys::Keys) -> Stored {
     (0..BOOK)
@@ -33,29 +33,22 @@ fn stored(keys: &contact_vault::crypto::keys::Keys) -> Stored {
                 0,
             )
             .expect("sealing works");
-            (
-                row.sealed.id,
-                row.summary,
-                row.sealed.favorite,
-                row.sealed.created,
-            )
+            SummaryRow {
+                id: row.sealed.id,
+                summary: row.summary,
+                address: row.sealed.address,
+                notes: row.sealed.notes,
+                favorite: row.sealed.favorite,
+                created: row.sealed.created,
+                updated: row.sealed.updated,
+                seq: i as i64 + 1,
+            }
         })
         .collect()
 }
 
 fn rows(stored: &Stored) -> Vec<SummaryRow> {
-    stored
-        .iter()
-        .zip(1..)
-        .map(|((id, summary, favorite, created), seq)| SummaryRow {
-            id: id.clone(),
-            summary: summary.clone(),
-            favorite: *favorite,
-            created: *created,
-            seq,
-            changed: seq,
-        })
-        .collect()
+    stored.clone()
 }
 
 fn q(text: &str) -> ListQuery {

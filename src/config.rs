@@ -44,6 +44,10 @@ pub struct Settings {
     pub api_rate_per_second: u32,
     /// `IMPORT_BURST` (default 4): CSV imports a user may start at once; then one every 30 s.
     pub import_burst: u32,
+    /// `DIRECTORY_CACHE_MB` (default 128): memory for the decrypted search directories of
+    /// the books in use; the least recently used go first. 0 keeps none (every list and
+    /// search decrypts the whole book: only for comparisons).
+    pub directory_cache_mb: usize,
     pub log_format: LogFormat,
 }
 
@@ -77,6 +81,7 @@ impl Settings {
             token_ttl_seconds: 3600,
             api_rate_per_second: 20,
             import_burst: 4,
+            directory_cache_mb: vault_core::vault::DIRECTORY_BUDGET_BYTES / (1024 * 1024),
             log_format: LogFormat::Text,
         }
     }
@@ -125,6 +130,14 @@ impl Settings {
         }
         if let Some(v) = var("IMPORT_BURST") {
             s.import_burst = parse_limit("IMPORT_BURST", &v)?;
+        }
+        if let Some(v) = var("DIRECTORY_CACHE_MB") {
+            s.directory_cache_mb = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|mb| *mb <= 1024 * 1024)
+                .context("DIRECTORY_CACHE_MB must be a whole number of megabytes")?;
         }
         s.log_format = log_format_from_env()?;
         s.validate()?;

@@ -38,6 +38,7 @@ impl AppState {
             keys,
             clock,
             settings.token_ttl_seconds,
+            settings.directory_cache_mb.saturating_mul(1024 * 1024),
         )
         .await?;
         let phone = PhoneChecker::new(

@@ -40,9 +40,15 @@ pub async fn vault() -> TestVault {
     )
     .expect("keys");
     let url = format!("sqlite://{}", dir.path().join("vault.db").display());
-    let vault = Vault::open(&url, keys, Clock::default(), 3600)
-        .await
-        .expect("vault opens");
+    let vault = Vault::open(
+        &url,
+        keys,
+        Clock::default(),
+        3600,
+        crate::vault::DIRECTORY_BUDGET_BYTES,
+    )
+    .await
+    .expect("vault opens");
     TestVault { vault, _dir: dir }
 }
 

@@ -11,8 +11,9 @@ use crate::crypto::keys::Keys;
 use crate::crypto::token::sha256_hex;
 use crate::store;
 
-/// Memory the decrypted directories may use in total (about 250 bytes a contact).
-pub const DIRECTORY_BUDGET_BYTES: usize = 96 * 1024 * 1024;
+/// Memory the decrypted directories may use in total, unless `DIRECTORY_CACHE_MB` says
+/// otherwise (docs/BENCHMARKS.md measures what a contact takes).
+pub const DIRECTORY_BUDGET_BYTES: usize = 128 * 1024 * 1024;
 
 pub struct Vault {
     pub(crate) db: crate::store::Db,
@@ -35,13 +36,14 @@ impl Vault {
         keys: Keys,
         clock: Clock,
         token_ttl_seconds: i64,
+        directory_budget_bytes: usize,
     ) -> anyhow::Result<Vault> {
         let db = store::connect(database_url).await?;
         Ok(Vault {
             db,
             keys,
             clock,
-            directories: DirectoryCache::new(DIRECTORY_BUDGET_BYTES),
+            directories: DirectoryCache::new(directory_budget_bytes),
             sign_in_turns: Turns::default(),
             setup_token_hash: Mutex::new(None),
             token_ttl_seconds,

@@ -12,9 +12,6 @@ pub mod others;
 pub mod query;
 pub mod vcard;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::actor;
@@ -159,13 +156,9 @@ fn open_field(keys: &Keys, id: &str, token: &str) -> anyhow::Result<String> {
 fn entry_of(view: &ContactView, seq: i64) -> Entry {
     Entry::new(
         view.id.clone(),
-        &view.contact.name,
-        &view.contact.phone,
-        &view.contact.email,
-        &view.contact.company,
-        view.contact.tags.clone(),
-        view.contact.favorite,
+        &view.contact,
         view.created,
+        view.updated,
         seq,
     )
 }
@@ -470,79 +463,21 @@ pub struct ListPage {
 /// and decrypted. A row that changed since the directory saw it is shown from the row alone.
 pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPage, Error> {
     // The user's row was read at the start of this request: its book version covers every
-    // write committed before the request began, which saves a query per list.
+    // write committed before the request began, which saves a query per list. The page comes
+    // from the directory alone, as it was at that version or later: one consistent book.
     let dir = vault
         .directories
         .at_least(vault, user.id, user.data_version)
         .await?;
     let selection = dir.select(q);
-    let (tags, stats_total, stats_favorites) =
-        (dir.tags(), dir.len() as i64, dir.favorites() as i64);
-    // Not held across an await: a write meanwhile would have to copy it (`Arc::make_mut` in
-    // the directory cache; a pointer per contact).
-    drop(dir);
-    let contacts = page_of(vault, user, &selection.page).await?;
     Ok(ListPage {
-        contacts,
+        contacts: selection.page.iter().map(|e| e.view()).collect(),
         total: selection.total as i64,
         page: q.paging.page,
         per_page: q.paging.per_page,
-        tags,
-        stats_total,
-        stats_favorites,
-    })
-}
-
-/// The contacts of a page, in its order; one deleted meanwhile is left out.
-async fn page_of(
-    vault: &Vault,
-    user: &UserRow,
-    page: &[Arc<Entry>],
-) -> Result<Vec<ContactView>, Error> {
-    let ids: Vec<String> = page.iter().map(|e| e.id.clone()).collect();
-    let mut rest: HashMap<String, rows::RestRow> = rows::rest_of_many(&vault.db, user.id, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let stale: Vec<String> = page
-        .iter()
-        .filter(|e| rest.get(&e.id).is_some_and(|r| r.changed != e.changed))
-        .map(|e| e.id.clone())
-        .collect();
-    let mut fresh: HashMap<String, SealedContact> = rows::find_many(&vault.db, user.id, &stale)
-        .await?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let mut contacts = Vec::with_capacity(page.len());
-    for entry in page {
-        if let Some(row) = fresh.remove(&entry.id) {
-            contacts.push(open(&vault.keys, &row)?);
-        } else if let Some(row) = rest.remove(&entry.id) {
-            contacts.push(shown(&vault.keys, entry, &row)?);
-        }
-    }
-    Ok(contacts)
-}
-
-/// A contact from its directory entry and the rest of its row (of the same version).
-fn shown(keys: &Keys, entry: &Entry, row: &rows::RestRow) -> anyhow::Result<ContactView> {
-    let field = |token: &str| open_field(keys, &row.id, token);
-    Ok(ContactView {
-        id: entry.id.clone(),
-        contact: Contact {
-            name: entry.name().to_string(),
-            phone: entry.phone().to_string(),
-            email: entry.email().to_string(),
-            address: field(&row.address)?,
-            company: entry.company().to_string(),
-            notes: field(&row.notes)?,
-            tags: entry.tags.clone(),
-            favorite: entry.favorite,
-        },
-        created: entry.created,
-        updated: row.updated,
+        tags: dir.tags(),
+        stats_total: dir.len() as i64,
+        stats_favorites: dir.favorites() as i64,
     })
 }
 

@@ -190,7 +190,7 @@ async fn edits_favorites_and_deletes_are_audited_and_seen_by_search() {
 }
 
 #[tokio::test]
-async fn a_list_page_shows_the_stored_rows_and_reads_a_row_changed_behind_the_directory_whole() {
+async fn a_list_page_shows_the_stored_contacts_as_one_consistent_version_of_the_book() {
     let v = testing::vault().await;
     let ann = testing::user(&v, "ann", "user").await;
     for (i, name) in ["Ada", "Bea", "Cy"].into_iter().enumerate() {
@@ -200,14 +200,16 @@ async fn a_list_page_shows_the_stored_rows_and_reads_a_row_changed_behind_the_di
         d.company = Some("Globex".into());
         create(&v, &ann, d).await.expect("created");
     }
+    // `ann` was read before the contacts were made: the page still has them all.
     let page = list(&v, &ann, &ListQuery::default()).await.expect("listed");
     assert_eq!(page.contacts.len(), 3);
     for shown in &page.contacts {
         let stored = get(&v, &ann, &shown.id).await.expect("found");
-        assert_eq!(shown, &stored, "the page shows what is stored");
+        assert_eq!(shown, &stored, "the page shows what is stored, every field");
     }
-    // Bea is rewritten without telling the directory, as a write that lands between the
-    // selection and the reading of the page's rows would be.
+
+    // Bea is rewritten without telling this process's directory, as another instance's
+    // write would be.
     let bea = page.contacts[1].clone();
     let mut changed = bea.contact.clone();
     changed.name = "Bea Changed".into();
@@ -227,33 +229,63 @@ async fn a_list_page_shows_the_stored_rows_and_reads_a_row_changed_behind_the_di
     .await
     .expect("rewritten");
     tx.commit().await.expect("committed");
-    // `ann` is the row read before the write: the cached directory still serves.
-    let again = list(&v, &ann, &ListQuery::default()).await.expect("listed");
-    let shown = again
+
+    // A request that began before the write (its user row has the older book version) may
+    // show the book as it was then, but never half of each: Bea is wholly the old one.
+    let before = list(&v, &ann, &ListQuery::default()).await.expect("listed");
+    let old = before
         .contacts
         .iter()
         .find(|c| c.id == bea.id)
-        .expect("still listed");
-    assert_eq!(shown, &get(&v, &ann, &bea.id).await.expect("found"));
-    assert_eq!(shown.contact.name, "Bea Changed");
-    assert_eq!(shown.contact.email, "bea@new.example");
+        .expect("listed");
+    assert_eq!(old, &bea);
 
-    // A write through the service patches the directory with the version the row got, so its
-    // entry is used as it is, not read again.
-    let ada = &page.contacts[0];
-    update(&v, &ann, &ada.id, draft("Ada Lovelace", "555 0100"))
+    // A request that begins after it reads the newer version and shows the new Bea whole
+    // (the directory is rebuilt: this process never heard of the write).
+    let fresh = crate::accounts::user_by_id(&v, ann.id)
         .await
-        .expect("updated");
-    let dir = v.directories.get(&v, ann.id).await.expect("directory");
-    let entry = dir
-        .select(&ListQuery::default())
-        .page
-        .into_iter()
-        .find(|e| e.id == ada.id)
-        .expect("in the directory");
-    let rows = crate::store::contacts::rest_of_many(&v.db, ann.id, std::slice::from_ref(&ada.id))
+        .expect("read")
+        .expect("exists");
+    let after = list(&v, &fresh, &ListQuery::default())
         .await
-        .expect("row");
-    assert_eq!(entry.name(), "Ada Lovelace");
-    assert_eq!(entry.changed, rows[0].changed);
+        .expect("listed");
+    let new = after
+        .contacts
+        .iter()
+        .find(|c| c.id == bea.id)
+        .expect("listed");
+    assert_eq!(new, &get(&v, &fresh, &bea.id).await.expect("found"));
+    assert_eq!(
+        (
+            new.contact.name.as_str(),
+            new.contact.email.as_str(),
+            new.contact.notes.as_str()
+        ),
+        ("Bea Changed", "bea@new.example", "new notes")
+    );
+    assert_eq!(new.contact.address, bea.contact.address);
+
+    // A write through the service patches the directory: the next page shows it at once.
+    update(
+        &v,
+        &fresh,
+        &page.contacts[0].id,
+        draft("Ada Lovelace", "555 0100"),
+    )
+    .await
+    .expect("updated");
+    let fresh = crate::accounts::user_by_id(&v, ann.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    let builds = v.directories.builds();
+    let last = list(&v, &fresh, &ListQuery::default())
+        .await
+        .expect("listed");
+    assert_eq!(last.contacts[0].contact.name, "Ada Lovelace");
+    assert_eq!(
+        last.contacts[0],
+        get(&v, &fresh, &page.contacts[0].id).await.expect("found")
+    );
+    assert_eq!(v.directories.builds(), builds, "patched, not rebuilt");
 }

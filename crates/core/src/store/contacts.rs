@@ -34,26 +34,18 @@ pub struct ContactRow {
 }
 
 /// What the in-memory directory is built from.
-#[derive(Debug, FromRow)]
+#[derive(Clone, Debug, FromRow)]
 pub struct SummaryRow {
     pub id: String,
     pub summary: String,
-    pub favorite: bool,
-    pub created: i64,
-    /// The rowid: creation order, for contacts created in the same second.
-    pub seq: i64,
-    /// `changed_version`: the book version of the contact's last change.
-    pub changed: i64,
-}
-
-/// What a list page needs of a contact beyond its directory entry.
-#[derive(Debug, FromRow)]
-pub struct RestRow {
-    pub id: String,
+    /// The sealed address and notes: a list page shows them from the directory too.
     pub address: String,
     pub notes: String,
+    pub favorite: bool,
+    pub created: i64,
     pub updated: i64,
-    pub changed: i64,
+    /// The rowid: creation order, for contacts created in the same second.
+    pub seq: i64,
 }
 
 /// The columns of [`SealedContact`].
@@ -168,56 +160,6 @@ pub async fn find(
     .await
 }
 
-/// The owner's contacts among `ids` (at most a page of them), in no particular order.
-pub async fn find_many(
-    db: &SqlitePool,
-    owner_id: i64,
-    ids: &[String],
-) -> sqlx::Result<Vec<SealedContact>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    by_ids(&format!("SELECT {SHOWN}"), owner_id, ids)
-        .build_query_as()
-        .fetch_all(db)
-        .await
-}
-
-/// `select` over the owner's contacts among `ids`. `+owner_id` keeps SQLite off the
-/// `contacts_owner` index: with it the planner walks every contact of the owner (100,000 rows
-/// read for a page of 50); by primary key it reads 50.
-fn by_ids(select: &str, owner_id: i64, ids: &[String]) -> QueryBuilder<Sqlite> {
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new(format!("{select} FROM contacts WHERE +owner_id = "));
-    q.push_bind(owner_id).push(" AND id IN (");
-    let mut list = q.separated(", ");
-    for id in ids {
-        list.push_bind(id);
-    }
-    list.push_unseparated(")");
-    q
-}
-
-/// The sealed address and notes of the owner's contacts among `ids` (a page of them), with
-/// the version each last changed at, in no particular order.
-pub async fn rest_of_many(
-    db: &SqlitePool,
-    owner_id: i64,
-    ids: &[String],
-) -> sqlx::Result<Vec<RestRow>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    by_ids(
-        "SELECT id, address, notes, updated, changed_version AS changed",
-        owner_id,
-        ids,
-    )
-    .build_query_as()
-    .fetch_all(db)
-    .await
-}
-
 pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx::Result<bool> {
     let r = sqlx::query("DELETE FROM contacts WHERE id = ? AND owner_id = ?")
         .bind(id)
@@ -229,7 +171,7 @@ pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx:
 
 pub async fn summaries(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Vec<SummaryRow>> {
     sqlx::query_as(
-        "SELECT id, summary, favorite, created, rowid AS seq, changed_version AS changed \
+        "SELECT id, summary, address, notes, favorite, created, updated, rowid AS seq \
          FROM contacts WHERE owner_id = ?",
     )
     .bind(owner_id)

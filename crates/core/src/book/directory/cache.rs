@@ -3,6 +3,7 @@
 //! rebuilt by one reader at a time when another process changed the book.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,7 +85,11 @@ pub struct DirectoryCache {
     gates: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     /// Woken by every patch, for readers waiting for one (see `patched_by`).
     patched: tokio::sync::Notify,
+    /// 0 keeps no directory at all: every read decrypts the whole book (what the old app
+    /// did; for comparisons, `DIRECTORY_CACHE_MB=0`).
     budget_bytes: usize,
+    /// Directories built since start (for the operations log and the benchmarks).
+    builds: AtomicU64,
 }
 
 impl DirectoryCache {
@@ -94,6 +99,7 @@ impl DirectoryCache {
             gates: Mutex::new(HashMap::new()),
             patched: tokio::sync::Notify::new(),
             budget_bytes,
+            builds: AtomicU64::new(0),
         }
     }
 
@@ -170,7 +176,18 @@ impl DirectoryCache {
             cache: self,
             owner_id,
         };
+        let started = Instant::now();
         let built = self.build(vault, owner_id).await;
+        if let Ok(dir) = &built {
+            let builds = self.builds.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::info!(
+                owner_id,
+                contacts = dir.len(),
+                ms = started.elapsed().as_millis() as u64,
+                builds,
+                "directory built"
+            );
+        }
         // (Declared after `_collecting`, so released before it drops and locks again.)
         let mut books = self.lock();
         let early = books.building.remove(&owner_id).unwrap_or_default();
@@ -228,6 +245,10 @@ impl DirectoryCache {
     }
 
     fn evict_over_budget(slots: &mut HashMap<i64, Slot>, budget: usize, keep: i64) {
+        if budget == 0 {
+            slots.clear();
+            return;
+        }
         while slots.values().map(|s| s.bytes).sum::<usize>() > budget && slots.len() > 1 {
             let oldest = slots
                 .iter()
@@ -239,6 +260,11 @@ impl DirectoryCache {
                 None => break,
             };
         }
+    }
+
+    /// Directories built since the process started.
+    pub fn builds(&self) -> u64 {
+        self.builds.load(Ordering::Relaxed)
     }
 
     /// Books cached and their approximate size (for logs and benchmarks).
@@ -304,6 +330,22 @@ mod tests {
         assert_eq!(
             slot.dir.select(&ListQuery::default()).ids(),
             vec!["4", "3", "2"]
+        );
+    }
+
+    #[test]
+    fn a_zero_budget_keeps_no_directory_and_any_other_keeps_the_newest() {
+        let mut slots = HashMap::new();
+        slots.insert(9, Slot::new(dir(), BTreeMap::new()));
+        DirectoryCache::evict_over_budget(&mut slots, 0, 9);
+        assert!(slots.is_empty());
+        slots.insert(8, Slot::new(dir(), BTreeMap::new()));
+        slots.insert(9, Slot::new(dir(), BTreeMap::new()));
+        DirectoryCache::evict_over_budget(&mut slots, 1, 9);
+        assert_eq!(
+            slots.keys().collect::<Vec<_>>(),
+            vec![&9],
+            "the book just built stays, even over the budget"
         );
     }
 

@@ -1,27 +1,30 @@
 //! One contact as the directory holds it: what search, sort and a list page need, decrypted.
 
-use crate::domain::contact::{fold, phone_digits};
+use std::cmp::Ordering;
 
-/// The fields a list shows, as the user wrote them: name, phone, e-mail and company in one
-/// allocation (`text`), split at `ends`. About 70 bytes for a typical contact, beside the
-/// folded copies search needs (docs/SECURITY.md, "Plaintext in memory").
+use crate::book::ContactView;
+use crate::domain::contact::{Contact, fold, phone_digits};
+
+/// The fields a list page shows, as the user wrote them: name, phone, e-mail, address, company
+/// and notes in one allocation (`text`), split at `ends`. About 120 bytes for a typical
+/// contact, beside the folded copies search needs (docs/SECURITY.md, "Plaintext in memory").
 #[derive(Clone, Debug)]
 struct Shown {
     text: Box<str>,
-    /// Where name, phone and e-mail end in `text` (company runs to the end).
-    ends: [u32; 3],
+    /// Where each part but the last ends in `text` (notes run to the end).
+    ends: [u32; 5],
 }
 
 impl Shown {
-    fn new(name: &str, phone: &str, email: &str, company: &str) -> Shown {
-        let mut text =
-            String::with_capacity(name.len() + phone.len() + email.len() + company.len());
-        let mut ends = [0u32; 3];
-        for (at, part) in [name, phone, email].into_iter().enumerate() {
+    fn new(parts: [&str; 6]) -> Shown {
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 5];
+        for (at, part) in parts.into_iter().enumerate() {
             text.push_str(part);
-            ends[at] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            if let Some(end) = ends.get_mut(at) {
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
         }
-        text.push_str(company);
         Shown {
             text: text.into_boxed_str(),
             ends,
@@ -29,23 +32,25 @@ impl Shown {
     }
 
     fn part(&self, at: usize) -> &str {
-        let start = if at == 0 {
-            0
-        } else {
-            self.ends[at - 1] as usize
+        let start = match at {
+            0 => 0,
+            _ => self
+                .ends
+                .get(at - 1)
+                .map_or(self.text.len(), |e| *e as usize),
         };
         let end = self.ends.get(at).map_or(self.text.len(), |e| *e as usize);
         self.text.get(start..end).unwrap_or("")
     }
 }
 
+/// One contact as the directory holds it: every field a list page shows, and the folded text
+/// search and sort use.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub id: String,
     /// Accent- and case-folded name: the primary sort key.
     pub(super) sort_key: String,
-    /// Lower-case name: puts accented letters after their base letter on ties.
-    name_lower: String,
     /// Folded name, e-mail, company and phone, newline-separated: what `q` searches.
     pub(super) haystack: String,
     pub(super) phone_digits: String,
@@ -53,72 +58,73 @@ pub struct Entry {
     pub tags: Vec<String>,
     pub favorite: bool,
     pub created: i64,
+    pub updated: i64,
     /// Creation order (the row's rowid): breaks ties of `created`, which has whole seconds.
     pub(super) seq: i64,
-    /// The book version at which the contact last changed (`contacts.changed_version`): a
-    /// page's row with another version changed since, and is shown from the row alone.
-    pub changed: i64,
 }
 
 impl Entry {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: String,
-        name: &str,
-        phone: &str,
-        email: &str,
-        company: &str,
-        tags: Vec<String>,
-        favorite: bool,
-        created: i64,
-        seq: i64,
-    ) -> Entry {
-        let sort_key = fold(name);
+    pub fn new(id: String, contact: &Contact, created: i64, updated: i64, seq: i64) -> Entry {
+        let sort_key = fold(&contact.name);
         let haystack = format!(
             "{sort_key}\n{}\n{}\n{}",
-            fold(email),
-            fold(company),
-            fold(phone)
+            fold(&contact.email),
+            fold(&contact.company),
+            fold(&contact.phone)
         );
         Entry {
             id,
             sort_key,
-            name_lower: name.to_lowercase(),
             haystack,
-            phone_digits: phone_digits(phone),
-            shown: Shown::new(name, phone, email, company),
-            tags,
-            favorite,
+            phone_digits: phone_digits(&contact.phone),
+            shown: Shown::new([
+                &contact.name,
+                &contact.phone,
+                &contact.email,
+                &contact.address,
+                &contact.company,
+                &contact.notes,
+            ]),
+            tags: contact.tags.clone(),
+            favorite: contact.favorite,
             created,
+            updated,
             seq,
-            changed: 0,
         }
-    }
-
-    /// The same entry, marked as last changed at book version `changed`.
-    pub fn changed_at(mut self, changed: i64) -> Entry {
-        self.changed = changed;
-        self
     }
 
     pub fn name(&self) -> &str {
         self.shown.part(0)
     }
 
-    pub fn phone(&self) -> &str {
-        self.shown.part(1)
+    /// The contact as a page shows it.
+    pub fn view(&self) -> ContactView {
+        let part = |at| self.shown.part(at).to_string();
+        ContactView {
+            id: self.id.clone(),
+            contact: Contact {
+                name: part(0),
+                phone: part(1),
+                email: part(2),
+                address: part(3),
+                company: part(4),
+                notes: part(5),
+                tags: self.tags.clone(),
+                favorite: self.favorite,
+            },
+            created: self.created,
+            updated: self.updated,
+        }
     }
 
-    pub fn email(&self) -> &str {
-        self.shown.part(2)
-    }
-
-    pub fn company(&self) -> &str {
-        self.shown.part(3)
-    }
-
-    pub(super) fn order_key(&self) -> (&str, &str, &str) {
-        (&self.sort_key, &self.name_lower, &self.id)
+    /// The order by name: the folded name, then on ties the lower-case name (accented
+    /// letters after their base letter), then the id. The tie-break is computed when needed
+    /// rather than stored, as it rarely is.
+    pub(super) fn by_name(&self, other: &Entry) -> Ordering {
+        self.sort_key
+            .cmp(&other.sort_key)
+            .then_with(|| lower(self.name()).cmp(lower(other.name())))
+            .then_with(|| self.id.cmp(&other.id))
     }
 
     /// The creation order: `created`, then the rowid for contacts of the same second.
@@ -130,7 +136,6 @@ impl Entry {
         std::mem::size_of::<Entry>()
             + self.id.len()
             + self.sort_key.len()
-            + self.name_lower.len()
             + self.haystack.len()
             + self.phone_digits.len()
             + self.shown.text.len()
@@ -138,28 +143,52 @@ impl Entry {
     }
 }
 
+/// A name lower-cased, character by character (no allocation).
+fn lower(name: &str) -> impl Iterator<Item = char> + '_ {
+    name.chars().flat_map(char::to_lowercase)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn contact(parts: [&str; 6]) -> Contact {
+        let [name, phone, email, address, company, notes] = parts.map(str::to_string);
+        Contact {
+            name,
+            phone,
+            email,
+            address,
+            company,
+            notes,
+            tags: vec!["vip".into()],
+            favorite: true,
+        }
+    }
+
     #[test]
-    fn the_shown_fields_come_back_as_written() {
-        let e = Entry::new(
-            "1".into(),
-            "Zoë Ådams",
-            "+44 (0) 7700",
-            "",
-            "ACME, Inc.",
-            vec![],
-            false,
-            0,
-            0,
-        );
-        assert_eq!(
-            (e.name(), e.phone(), e.email(), e.company()),
-            ("Zoë Ådams", "+44 (0) 7700", "", "ACME, Inc.")
-        );
-        let empty = Entry::new("2".into(), "", "", "", "", vec![], false, 0, 0);
-        assert_eq!((empty.name(), empty.company()), ("", ""));
+    fn a_page_shows_the_fields_as_written() {
+        for parts in [
+            [
+                "Zoë Ådams",
+                "+44 (0) 7700",
+                "",
+                "1 Main St\nSpringfield",
+                "ACME, Inc.",
+                "née",
+            ],
+            ["", "", "", "", "", ""],
+            ["Ann", "", "", "", "", "last"],
+        ] {
+            let c = contact(parts);
+            let e = Entry::new("1".into(), &c, 10, 20, 3);
+            let view = e.view();
+            assert_eq!(view.contact, c);
+            assert_eq!(
+                (view.id.as_str(), view.created, view.updated),
+                ("1", 10, 20)
+            );
+            assert_eq!(e.name(), parts[0]);
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::crypto::FieldCipher;
-use crate::domain::contact::{fold, phone_digits};
+use crate::domain::contact::{Contact, fold, phone_digits};
 
 pub use entry::Entry;
 
@@ -91,7 +91,7 @@ pub enum Change {
 
 impl Directory {
     pub fn new(version: i64, mut entries: Vec<Entry>) -> Directory {
-        entries.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        entries.sort_by(|a, b| a.by_name(b));
         let favorites = entries.iter().filter(|e| e.favorite).count();
         Directory {
             version,
@@ -213,11 +213,8 @@ impl Directory {
             if let Some(seq) = old_seq {
                 entry.seq = seq;
             }
-            entry.changed = version;
             self.favorites += usize::from(entry.favorite);
-            let at = self
-                .entries
-                .partition_point(|e| e.order_key() < entry.order_key());
+            let at = self.entries.partition_point(|e| e.by_name(&entry).is_lt());
             self.entries.insert(at, Arc::new(entry));
         }
         self.tags = OnceLock::new();
@@ -286,22 +283,29 @@ pub fn build(
 }
 
 fn decrypt_summary(row: &SummaryRow, cipher: &FieldCipher) -> anyhow::Result<Entry> {
-    let json = cipher
-        .decrypt(&row.summary)
-        .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))?;
-    let s: Summary = serde_json::from_str(&json)?;
+    let open = |token: &str| {
+        cipher
+            .decrypt(token)
+            .map_err(|e| anyhow::anyhow!("contact {}: {e}", row.id))
+    };
+    let s: Summary = serde_json::from_str(&open(&row.summary)?)?;
+    let contact = Contact {
+        name: s.name,
+        phone: s.phone,
+        email: s.email,
+        address: open(&row.address)?,
+        company: s.company,
+        notes: open(&row.notes)?,
+        tags: s.tags,
+        favorite: row.favorite,
+    };
     Ok(Entry::new(
         row.id.clone(),
-        &s.name,
-        &s.phone,
-        &s.email,
-        &s.company,
-        s.tags,
-        row.favorite,
+        &contact,
         row.created,
+        row.updated,
         row.seq,
-    )
-    .changed_at(row.changed))
+    ))
 }
 
 /// Changes a book can hold back while a gap in its versions closes; beyond that the cached
@@ -328,14 +332,20 @@ mod tests {
         created: i64,
     ) -> Entry {
         // The test ids are numbers given in creation order.
+        let contact = Contact {
+            name: name.into(),
+            phone: phone.into(),
+            email: email.into(),
+            address: String::new(),
+            company: String::new(),
+            notes: String::new(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            favorite,
+        };
         Entry::new(
             id.into(),
-            name,
-            phone,
-            email,
-            "",
-            tags.iter().map(|t| t.to_string()).collect(),
-            favorite,
+            &contact,
+            created,
             created,
             id.parse().unwrap_or(0),
         )
@@ -535,17 +545,8 @@ mod tests {
         };
         assert_eq!(d.select(&oldest).ids(), vec!["1", "2", "3"]);
         // An edit arrives with no creation order of its own (0): it keeps the old one.
-        let renamed = Entry::new(
-            "1".into(),
-            "Aaron",
-            "5550000001",
-            "",
-            "",
-            vec![],
-            false,
-            7,
-            0,
-        );
+        let mut renamed = entry("1", "Aaron", "5550000001", "", &[], false, 7);
+        renamed.seq = 0;
         patch(&mut d, Change::Upsert(renamed));
         assert_eq!(d.select(&oldest).ids(), vec!["1", "2", "3"]);
         let newest = ListQuery {
@@ -570,16 +571,22 @@ mod tests {
                 SummaryRow {
                     id: i.to_string(),
                     summary: cipher.encrypt(&serde_json::to_string(&s).unwrap()),
+                    address: cipher.encrypt(&format!("{i} Main Street")),
+                    notes: cipher.encrypt(""),
                     favorite: i % 2 == 0,
                     created: i,
+                    updated: i + 1,
                     seq: i,
-                    changed: i,
                 }
             })
             .collect();
         let d = build(3, rows, &cipher).unwrap();
         assert_eq!(d.len(), 50);
         assert_eq!(d.favorites(), 25);
-        assert_eq!(d.select(&q("person 07")).ids(), vec!["7"]);
+        let found = d.select(&q("person 07"));
+        assert_eq!(found.ids(), vec!["7"]);
+        let view = found.page[0].view();
+        assert_eq!(view.contact.address, "7 Main Street");
+        assert_eq!((view.contact.notes.as_str(), view.updated), ("", 8));
     }
 }
