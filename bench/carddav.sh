@@ -9,7 +9,8 @@
 #   addressbook-multiget in batches of BATCH hrefs with the cards' data;
 # - PROPFIND Depth: 1 on the book (href and ETag of every card);
 # - RUNS sync-collection REPORTs with the current token (nothing changed), each timed.
-# Prints one table. Everything it started is stopped, and the temporary directory removed.
+# Prints one table. Everything it started is stopped, and the temporary directory removed
+# (bench/lib.sh has the shared parts).
 #
 # Needs: curl, python3. BIN=path/to/contact-vault skips the build (else cargo build --release).
 # Settings: CARDS=10000 BATCH=100 RUNS=100 PORT=<free>
@@ -19,45 +20,14 @@ cd "$(dirname "$0")/.."
 CARDS=${CARDS:-10000}
 BATCH=${BATCH:-100}
 RUNS=${RUNS:-100}
-PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-BASE="http://127.0.0.1:$PORT"
-PASSWORD='bench-password-7f3a9c'
+NAME=dav-bench
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_build --bin-only
 
-if [[ -z "${BIN:-}" ]]; then
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/cv-release}
-    echo "== build (release, $CARGO_TARGET_DIR)" >&2
-    cargo build --release --quiet --bin contact-vault
-    BIN="$CARGO_TARGET_DIR/release/contact-vault"
-fi
-
-WORK=$(mktemp -d /tmp/cv-dav-bench.XXXXXX)
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-export DATA_DIR="$WORK/data" BIND="127.0.0.1:$PORT" CAPTCHA=off RUST_LOG=warn LOG_FORMAT=text
-export API_RATE_PER_SECOND=1000000 IMPORT_BURST=1000
-unset NUMVERIFY_API_KEY FERNET_KEYS BLIND_INDEX_KEY SECRET_KEY FERNET_KEYS_FILE \
-      BLIND_INDEX_KEY_FILE SECRET_KEY_FILE DATABASE_URL PUBLIC_URL TRUSTED_PROXIES || true
-
-"$BIN" serve >>"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && break
-    sleep 0.1
-done
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
-printf '%s\n' "$PASSWORD" | "$BIN" user add bench --role user --password-stdin >/dev/null
-TOKEN=$(curl -fsS -H 'Content-Type: application/json' \
-    -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" "$BASE/api/login" | json_field token)
+start_server
+add_user bench
+TOKEN=$(sign_in bench)
 
 echo "== generating and importing $CARDS vCards" >&2
 python3 - "$WORK/cards.vcf" "$CARDS" <<'PY'

@@ -22,6 +22,7 @@ CHUNK=${CHUNK:-25000}
 NAME=curves
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+need wrk
 bench_build
 
 OUT=bench/results/books.csv

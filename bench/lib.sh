@@ -10,14 +10,28 @@ PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.
 BASE="http://127.0.0.1:$PORT"
 PASSWORD='bench-password-7f3a9c'
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/cv-release}
-BIN="$CARGO_TARGET_DIR/release/contact-vault"
+# BIN=path/to/contact-vault uses that binary and skips the build.
+BIN_GIVEN=${BIN:+yes}
+BIN=${BIN:-$CARGO_TARGET_DIR/release/contact-vault}
 LOAD="$CARGO_TARGET_DIR/release/examples/bench-load"
 
-for tool in curl python3 wrk; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is needed" >&2; exit 1; }
-done
+# need TOOL...: stops with a message unless every TOOL is installed.
+need() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "bench: $tool is needed" >&2; exit 1; }
+    done
+}
+need curl python3
 
+# bench_build [--bin-only]: the release binary and (unless --bin-only) the load client.
 bench_build() {
+    if [[ "${1:-}" == --bin-only ]]; then
+        [[ -n "$BIN_GIVEN" ]] && return 0
+        echo "== build (release, $CARGO_TARGET_DIR)" >&2
+        cargo build --release --quiet --bin contact-vault
+        return 0
+    fi
     echo "== build (release, $CARGO_TARGET_DIR)" >&2
     cargo build --release --quiet --bin contact-vault --example bench-load
 }

@@ -44,6 +44,7 @@ FORM_IPS=${FORM_IPS:-1000}
 NAME=bench
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+need wrk
 bench_build
 
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2

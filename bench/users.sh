@@ -23,6 +23,7 @@ ACTIVE_SECONDS=${ACTIVE_SECONDS:-15}
 NAME=users
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+need wrk
 bench_build
 
 OUT=bench/results/users.csv

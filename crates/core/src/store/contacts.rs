@@ -191,13 +191,6 @@ pub async fn id_by_dup_key(
         .await
 }
 
-pub async fn dup_keys(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT dup_key FROM contacts WHERE owner_id = ?")
-        .bind(owner_id)
-        .fetch_all(db)
-        .await
-}
-
 /// Up to `limit` contacts after `after_rowid`, in rowid order (for streaming exports).
 pub async fn batch_after(
     db: &SqlitePool,
