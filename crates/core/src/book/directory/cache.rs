@@ -183,6 +183,7 @@ impl DirectoryCache {
             tracing::info!(
                 owner_id,
                 contacts = dir.len(),
+                bytes = dir.bytes(),
                 ms = started.elapsed().as_millis() as u64,
                 builds,
                 "directory built"

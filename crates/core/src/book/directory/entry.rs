@@ -132,15 +132,23 @@ impl Entry {
         (self.created, self.seq)
     }
 
+    /// What the entry occupies, allocations rounded up as the allocator does (to 16 bytes),
+    /// the `Arc`'s counts included.
     pub(super) fn bytes(&self) -> usize {
-        std::mem::size_of::<Entry>()
-            + self.id.len()
-            + self.sort_key.len()
-            + self.haystack.len()
-            + self.phone_digits.len()
-            + self.shown.text.len()
-            + self.tags.iter().map(|t| t.len() + 24).sum::<usize>()
+        heap(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Entry>())
+            + heap(self.id.len())
+            + heap(self.sort_key.len())
+            + heap(self.haystack.len())
+            + heap(self.phone_digits.len())
+            + heap(self.shown.text.len())
+            + heap(self.tags.len() * std::mem::size_of::<String>())
+            + self.tags.iter().map(|t| heap(t.len())).sum::<usize>()
     }
+}
+
+/// A heap allocation of `len` bytes as the allocator rounds it (none for 0).
+pub(super) fn heap(len: usize) -> usize {
+    len.next_multiple_of(16)
 }
 
 /// A name lower-cased, character by character (no allocation).

@@ -227,7 +227,7 @@ impl Directory {
         let entries: usize = self
             .entries
             .iter()
-            .map(|e| e.bytes() + std::mem::size_of::<Arc<Entry>>() + 16)
+            .map(|e| e.bytes() + std::mem::size_of::<Arc<Entry>>())
             .sum();
         // The creation order counts too, built or not.
         let by_created = self.entries.len() * std::mem::size_of::<u32>();
