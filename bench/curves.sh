@@ -11,6 +11,7 @@
 #
 # Writes bench/results/books.csv, prints one table, and draws the plots (bench/plot.py).
 # Settings: SIZES="1000 10000 100000" OLD_SIZES="1000 10000" SEARCH_SECONDS=5 CHUNK=25000
+#           BENCH_RESULTS=bench/results BENCH_PLOTS=docs/bench (where the CSV and the plots go)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +26,9 @@ source bench/lib.sh
 need wrk
 bench_build
 
-OUT=bench/results/books.csv
-mkdir -p bench/results
+RESULTS=${BENCH_RESULTS:-bench/results}
+OUT="$RESULTS/books.csv"
+mkdir -p "$RESULTS"
 ROWS_OUT="$WORK/rows.csv"
 : >"$ROWS_OUT"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

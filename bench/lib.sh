@@ -29,11 +29,11 @@ bench_build() {
     if [[ "${1:-}" == --bin-only ]]; then
         [[ -n "$BIN_GIVEN" ]] && return 0
         echo "== build (release, $CARGO_TARGET_DIR)" >&2
-        cargo build --release --quiet --bin contact-vault
+        cargo build --release --locked --quiet --bin contact-vault
         return 0
     fi
     echo "== build (release, $CARGO_TARGET_DIR)" >&2
-    cargo build --release --quiet --bin contact-vault --example bench-load
+    cargo build --release --locked --quiet --bin contact-vault --example bench-load
 }
 
 WORK=$(mktemp -d "/tmp/cv-${NAME:-bench}.XXXXXX")

@@ -6,6 +6,7 @@ is left as it is.
 """
 
 import csv
+import os
 import pathlib
 import sys
 
@@ -18,8 +19,9 @@ except ImportError:
     sys.exit("bench/plot.py needs matplotlib: run `bash bench/plot.sh` (it makes a venv)")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-OUT = ROOT / "docs" / "bench"
+# BENCH_RESULTS and BENCH_PLOTS move both (the CI's smoke run draws into a temporary folder).
+RESULTS = pathlib.Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results"))
+OUT = pathlib.Path(os.environ.get("BENCH_PLOTS", ROOT / "docs" / "bench"))
 # Same bytes for the same data: no date in the file, fixed element ids.
 plt.rcParams["svg.hashsalt"] = "contact-vault"
 plt.rcParams["font.size"] = 9
@@ -47,7 +49,7 @@ def save(fig, name, source):
     OUT.mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT / name, metadata={"Date": None})
     plt.close(fig)
-    print(f"wrote docs/bench/{name}")
+    print(f"wrote {OUT / name}")
 
 
 def linear_guide(ax, xs, ys, label="linear"):

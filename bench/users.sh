@@ -13,6 +13,7 @@
 # Writes bench/results/users.csv, prints one table, and draws the plots (bench/plot.py).
 # Settings: USER_STEPS="100 300 1000" PER_USER=1000 ACTIVE=200 ACTIVE_SECONDS=15
 #           DIRECTORY_CACHE_MB (the server's default unless set)
+#           BENCH_RESULTS=bench/results BENCH_PLOTS=docs/bench (where the CSV and the plots go)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +27,9 @@ source bench/lib.sh
 need wrk
 bench_build
 
-OUT=bench/results/users.csv
-mkdir -p bench/results "$WORK/csv"
+RESULTS=${BENCH_RESULTS:-bench/results}
+OUT="$RESULTS/users.csv"
+mkdir -p "$RESULTS" "$WORK/csv"
 ROWS_OUT="$WORK/rows.csv"
 : >"$ROWS_OUT"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
