@@ -77,23 +77,8 @@ measure() {
 for rows in $SIZES; do measure "$rows" 128 app; done
 for rows in $OLD_SIZES; do measure "$rows" 0 no-cache; done
 
-{
-    echo "# bash bench/run.sh --curves: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load before $LOAD_BEFORE"
-    echo "label,contacts,import_s,export_s,first_search_ms,cold_search_ms,one_word_p50,one_word_p95,several_p50,several_p95,no_match_p50,no_match_p95,phone_p50,phone_p95,list_p50,list_p95,rss_mb,peak_mb,rss_cold_mb"
-    cat "$ROWS_OUT"
-} >"$OUT"
-
-python3 - "$OUT" <<'PY'
-import csv, sys
-rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if not l.startswith("#"))]
-print(open(sys.argv[1]).readline().lstrip("# ").rstrip())
-print()
-print("| server | contacts | import | export | search p50 / p95: one word | several words | no match | phone digits | first list page p50 | cold first search | RSS (peak) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-for r in rows:
-    cell = lambda k: f"{r[k + '_p50']} / {r[k + '_p95']} ms"
-    print(f"| {r['label']} | {int(r['contacts']):,} | {float(r['import_s']):.2f} s | {float(r['export_s']):.2f} s | "
-          f"{cell('one_word')} | {cell('several')} | {cell('no_match')} | {cell('phone')} | {r['list_p50']} ms | "
-          f"{r['cold_search_ms']} ms | {r['rss_mb']} MB ({r['peak_mb']} MB) |")
-PY
+save_results "$OUT" "$ROWS_OUT" \
+    "# bash bench/run.sh --curves: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load before $LOAD_BEFORE" \
+    "label,contacts,import_s,export_s,first_search_ms,cold_search_ms,one_word_p50,one_word_p95,several_p50,several_p95,no_match_p50,no_match_p95,phone_p50,phone_p95,list_p50,list_p95,rss_mb,peak_mb,rss_cold_mb"
+python3 bench/table.py "$OUT"
 bash bench/plot.sh

@@ -196,6 +196,11 @@ wrk_run() {
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
+# save_results FILE ROWS TITLE HEADER: FILE is "# TITLE", the CSV header, then the lines of ROWS.
+save_results() {
+    { echo "$3"; echo "$4"; cat "$2"; } >"$1"
+}
+
 # search_kinds TOKEN SECONDS: "kind p50 p95" lines, one connection, each kind for SECONDS.
 search_kinds() {
     local kind out

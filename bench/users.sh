@@ -68,23 +68,8 @@ for users in $USER_STEPS; do
     step_no=$((step_no + 1))
 done
 
-{
-    echo "# bash bench/run.sh --users: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load before $LOAD_BEFORE, $PER_USER contacts a user, DIRECTORY_CACHE_MB=${DIRECTORY_CACHE_MB:-default}"
-    echo "users,contacts,cold_list_p50,cold_list_p95,cold_list_max,warm_search_p50,warm_search_p95,cold_builds,rss_signed_in_mb,active_users,active_per_second,active_p50,active_p95,active_p99,active_builds,rss_end_mb,peak_mb"
-    cat "$ROWS_OUT"
-} >"$OUT"
-
-python3 - "$OUT" <<'PY'
-import csv, sys
-rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if not l.startswith("#"))]
-print(open(sys.argv[1]).readline().lstrip("# ").rstrip())
-print()
-print("| users | contacts | first list after sign-in (cold) p50 / p95 | warm search p50 / p95 | RSS, all signed in | active users: req/s, p50 / p95 | builds while active | RSS after (peak) |")
-print("|---|---|---|---|---|---|---|---|")
-for r in rows:
-    print(f"| {int(r['users']):,} | {int(r['contacts']):,} | {r['cold_list_p50']} / {r['cold_list_p95']} ms | "
-          f"{r['warm_search_p50']} / {r['warm_search_p95']} ms | {r['rss_signed_in_mb']} MB | "
-          f"{r['active_users']}: {r['active_per_second']}/s, {r['active_p50']} / {r['active_p95']} ms | "
-          f"{r['active_builds']} | {r['rss_end_mb']} MB ({r['peak_mb']} MB) |")
-PY
+save_results "$OUT" "$ROWS_OUT" \
+    "# bash bench/run.sh --users: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load before $LOAD_BEFORE, $PER_USER contacts a user, DIRECTORY_CACHE_MB=${DIRECTORY_CACHE_MB:-default}" \
+    "users,contacts,cold_list_p50,cold_list_p95,cold_list_max,warm_search_p50,warm_search_p95,cold_builds,rss_signed_in_mb,active_users,active_per_second,active_p50,active_p95,active_p99,active_builds,rss_end_mb,peak_mb"
+python3 bench/table.py "$OUT"
 bash bench/plot.sh

@@ -31,7 +31,7 @@ impl AppState {
     /// Keys and database for `settings`, as the server and the CLI both need them.
     /// Also returns where the keys came from, for one log line.
     pub async fn open(settings: Settings, clock: Clock) -> anyhow::Result<(AppState, KeyOrigin)> {
-        std::fs::create_dir_all(&settings.data_dir)?;
+        crate::ops::create_data_dir(&settings.data_dir)?;
         let (keys, origin) = keys::load_or_generate(&settings.keys, &settings.data_dir)?;
         let vault = Vault::open(
             &settings.database_url,

@@ -1,9 +1,10 @@
-//! Database files are private (0600) under a permissive umask (issue 12, item 13).
+//! Database files are private (0600), and a new data directory too (0700), under a permissive
+//! umask (issue 12, item 13).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::helpers::{cli, spawn_app, spawn_app_in};
+use crate::helpers::{cli, cli_command, spawn_app, spawn_app_in};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -35,6 +36,30 @@ async fn the_database_its_wal_and_shm_are_created_0600() {
     ] {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
+}
+
+#[tokio::test]
+async fn a_new_data_directory_lists_its_files_to_its_owner_only() {
+    permissive_umask();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new").join("data");
+    let out = cli_command(dir.path(), &["audit", "verify"])
+        .env("DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    assert_eq!(mode(&data.join("contact-vault.db")), 0o600);
+    // One that exists is left as the operator made it.
+    let mounted = dir.path().join("mounted");
+    std::fs::create_dir(&mounted).unwrap();
+    std::fs::set_permissions(&mounted, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let out = cli_command(dir.path(), &["audit", "verify"])
+        .env("DATA_DIR", &mounted)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(mode(&mounted), 0o750);
 }
 
 #[tokio::test]

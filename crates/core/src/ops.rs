@@ -8,6 +8,12 @@ use crate::audit::{self, Actor, action};
 use crate::store::{self, rotation};
 use crate::vault::Vault;
 
+/// Creates the data directory (and its missing parents) readable by its owner only (0700);
+/// one that exists is left as it is.
+pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+    store::private::create_dir(dir)
+}
+
 /// What a rotation did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RotationReport {
@@ -143,7 +149,7 @@ pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::
         );
     }
     if let Some(dir) = db_path.parent() {
-        std::fs::create_dir_all(dir)?;
+        store::private::create_dir(dir)?;
     }
     // Copied into a file of mode 0600 (`fs::copy` would take the backup file's mode).
     let tmp = db_path.with_extension("restore-tmp");

@@ -165,10 +165,12 @@ pub async fn sign_in(
     secret: &str,
 ) -> Result<Option<UserRow>, Error> {
     let name = username.trim().to_lowercase();
-    let Some(user) = users::find_by_username(&mut *vault.db.acquire().await?, &name).await? else {
-        return Ok(None);
-    };
-    let Some((id, last_used)) = rows::find(&vault.db, user.id, &digest(secret)).await? else {
+    let user = users::find_by_username(&mut *vault.db.acquire().await?, &name).await?;
+    // An unknown name costs the same second lookup as a known one (under an id no user has),
+    // so the answer's timing does not tell which account names exist.
+    let owner = user.as_ref().map_or(-1, |u| u.id);
+    let found = rows::find(&vault.db, owner, &digest(secret)).await?;
+    let (Some(user), Some((id, last_used))) = (user, found) else {
         return Ok(None);
     };
     let now = vault.clock.now();

@@ -206,7 +206,8 @@ fn read_keys_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
 
 fn write_keys_file(path: &Path, values: &HashMap<String, String>) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::store::private::create_dir(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let mut text = String::from(
         "# Contact Vault keys, generated on first run. Keep this file secret (mode 0600)\n\
          # and back it up apart from the database: without it the data cannot be read.\n",

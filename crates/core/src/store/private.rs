@@ -1,4 +1,4 @@
-//! Database files readable by their owner only (0600), whatever the process umask: the
+//! Database files readable by their owner only (0600), in directories only they can list (0700), whatever the process umask: the
 //! database, its `-wal` and `-shm` files (SQLite gives them the database file's mode), backups
 //! and restored copies. The data in them is encrypted, but the file still holds password
 //! hashes, the audit trail and the shape of every book.
@@ -6,6 +6,20 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+
+/// Creates `dir` and its missing parents with mode 0700, so a new data directory shows even
+/// its file names to its owner only. An existing directory is left as it is (it may be a
+/// volume an operator mounted on purpose).
+pub fn create_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
 
 /// Creates `path` empty with mode 0600; fails if it exists (`create_new`).
 pub fn create_new(path: &Path) -> io::Result<File> {
@@ -23,7 +37,7 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// its `-wal`, `-shm`) that others may read is set to 0600, with a warning.
 pub fn prepare_database_file(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        create_dir(dir)?;
     }
     match create_new(path) {
         Ok(_) => {}
