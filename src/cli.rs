@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `user add`, `keys generate`, `audit verify`,
-//! `import-legacy`.
+//! `import-legacy`, `notify test`.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -60,6 +60,18 @@ pub enum Command {
     /// Import an old secure_contact_book data folder (key.key, user_db.json, contact_db.json,
     /// audit_log.json): users, contacts and audit trail, all or nothing; re-runs add nothing.
     ImportLegacy { dir: PathBuf },
+    /// Notifications of new messages.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NotifyCommand {
+    /// Send a test notification over every configured channel (SMTP_URL, NOTIFY_WEBHOOK_URL)
+    /// now, and say how each went.
+    Test,
 }
 
 #[derive(Subcommand)]
@@ -149,7 +161,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: AuditCommand::Verify { head },
         } => audit_verify(head).await,
         Command::ImportLegacy { dir } => import_legacy(&dir).await,
+        Command::Notify {
+            command: NotifyCommand::Test,
+        } => notify_test().await,
     }
+}
+
+async fn notify_test() -> anyhow::Result<()> {
+    let (state, _) = AppState::open(Settings::from_env()?, Clock::default()).await?;
+    let channels = state.notify.channels.clone();
+    if channels.is_empty() {
+        bail!(
+            "no notification channel is configured: set SMTP_URL (with NOTIFY_EMAIL_FROM and NOTIFY_EMAIL_TO) or NOTIFY_WEBHOOK_URL (with NOTIFY_WEBHOOK_SECRET)"
+        );
+    }
+    let waiting = vault_core::notify::waiting(&state).await?;
+    let note = state.senders.note(0, waiting, true);
+    let mut failed = 0;
+    for channel in channels {
+        match state.senders.send(channel, &note).await {
+            Ok(()) => println!("{}: sent", channel.as_str()),
+            Err(e) => {
+                failed += 1;
+                println!("{}: failed: {e}", channel.as_str());
+            }
+        }
+    }
+    state.close().await;
+    if failed > 0 {
+        bail!("{failed} channel(s) failed");
+    }
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -48,6 +48,21 @@ pub struct Settings {
     /// the books in use; the least recently used go first. 0 keeps none (every list and
     /// search decrypts the whole book: only for comparisons).
     pub directory_cache_mb: usize,
+    /// `SMTP_URL` (or `SMTP_URL_FILE`): e-mail notifications of new messages, lettre's URL
+    /// form (`smtp://user:pass@host:587?tls=required`). With `NOTIFY_EMAIL_FROM` and
+    /// `NOTIFY_EMAIL_TO` (comma-separated).
+    pub smtp_url: Option<SecretString>,
+    pub notify_email_from: Option<String>,
+    pub notify_email_to: Vec<String>,
+    /// `NOTIFY_WEBHOOK_URL`, signed with `NOTIFY_WEBHOOK_SECRET` (or `_FILE`).
+    pub notify_webhook_url: Option<String>,
+    pub notify_webhook_secret: Option<SecretString>,
+    /// `NOTIFY_DIGEST_SECONDS` (default 60): at most one notification a channel in that time;
+    /// what arrives meanwhile is told of in the next one.
+    pub notify_digest_seconds: i64,
+    /// `NOTIFY_RETRY_SECONDS` (default 30): the wait after a failed delivery, doubled with
+    /// each further failure (at most an hour; ten attempts).
+    pub notify_retry_seconds: i64,
     pub log_format: LogFormat,
 }
 
@@ -82,6 +97,13 @@ impl Settings {
             api_rate_per_second: 20,
             import_burst: 4,
             directory_cache_mb: vault_core::vault::DIRECTORY_BUDGET_BYTES / (1024 * 1024),
+            smtp_url: None,
+            notify_email_from: None,
+            notify_email_to: Vec::new(),
+            notify_webhook_url: None,
+            notify_webhook_secret: None,
+            notify_digest_seconds: 60,
+            notify_retry_seconds: 30,
             log_format: LogFormat::Text,
         }
     }
@@ -139,6 +161,24 @@ impl Settings {
                 .filter(|mb| *mb <= 1024 * 1024)
                 .context("DIRECTORY_CACHE_MB must be a whole number of megabytes")?;
         }
+        s.smtp_url = secret("SMTP_URL")?.map(|(v, _)| v);
+        s.notify_email_from = var("NOTIFY_EMAIL_FROM").map(|v| v.trim().to_string());
+        if let Some(v) = var("NOTIFY_EMAIL_TO") {
+            s.notify_email_to = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        s.notify_webhook_url = var("NOTIFY_WEBHOOK_URL").map(|v| v.trim().to_string());
+        s.notify_webhook_secret = secret("NOTIFY_WEBHOOK_SECRET")?.map(|(v, _)| v);
+        if let Some(v) = var("NOTIFY_DIGEST_SECONDS") {
+            s.notify_digest_seconds = parse_number("NOTIFY_DIGEST_SECONDS", &v)?;
+        }
+        if let Some(v) = var("NOTIFY_RETRY_SECONDS") {
+            s.notify_retry_seconds = parse_number("NOTIFY_RETRY_SECONDS", &v)?;
+        }
         s.log_format = log_format_from_env()?;
         s.validate()?;
         Ok(s)
@@ -159,6 +199,12 @@ impl Settings {
         }
         if self.token_ttl_seconds < 60 {
             bail!("TOKEN_TTL_SECONDS must be at least 60");
+        }
+        if !(0..=86_400).contains(&self.notify_digest_seconds) {
+            bail!("NOTIFY_DIGEST_SECONDS must be from 0 to 86400");
+        }
+        if !(1..=3600).contains(&self.notify_retry_seconds) {
+            bail!("NOTIFY_RETRY_SECONDS must be from 1 to 3600");
         }
         Ok(())
     }

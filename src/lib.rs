@@ -15,6 +15,7 @@ pub mod config;
 pub mod dav;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod pages;
 pub mod ratelimit;
 pub mod routes;

@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::api;
 use crate::error::{ApiError, AppError};
 use crate::pages::{
-    account, admin, app_passwords, assets, audit, contacts, inbox, login, public, redirect, setup,
+    account, admin, app_passwords, assets, audit, contacts, inbox, login, notifications, public,
+    redirect, setup,
 };
 use crate::ratelimit::{Limit, SharedLimit};
 use crate::state::AppState;
@@ -171,6 +172,7 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
     )
     .route("/audit", web::get().to(audit::mine))
     .route("/admin/audit", web::get().to(audit::everyone))
+    .route("/admin/notifications", web::get().to(notifications::list))
     .route(
         "/admin",
         web::get().to(|| async { redirect("/admin/submissions") }),

@@ -111,6 +111,9 @@ impl Application {
             vec![limits.sign_in.clone(), new_session_limit.clone()],
         );
         spawn_cleanup(state.clone());
+        if !state.senders.is_empty() {
+            crate::notify::spawn(state.clone(), state.senders.clone());
+        }
         if state.settings.keys.fernet_keys.is_none() {
             spawn_key_reload(state.clone());
         }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub phone: PhoneChecker,
     /// Per-user limits of API calls and CSV imports.
     pub limits: UserLimits,
+    /// The channels that tell admins of new messages (`notify/`).
+    pub senders: std::sync::Arc<crate::notify::Senders>,
 }
 
 impl Deref for AppState {
@@ -33,7 +35,8 @@ impl AppState {
     pub async fn open(settings: Settings, clock: Clock) -> anyhow::Result<(AppState, KeyOrigin)> {
         crate::ops::create_data_dir(&settings.data_dir)?;
         let (keys, origin) = keys::load_or_generate(&settings.keys, &settings.data_dir)?;
-        let vault = Vault::open(
+        let senders = crate::notify::Senders::from_settings(&settings)?;
+        let mut vault = Vault::open(
             &settings.database_url,
             keys,
             clock,
@@ -47,11 +50,13 @@ impl AppState {
             &settings.default_country,
         )?;
         let limits = UserLimits::new(settings.api_rate_per_second, settings.import_burst);
+        vault.notify = senders.plan(&settings);
         let state = AppState {
             vault,
             settings,
             phone,
             limits,
+            senders: std::sync::Arc::new(senders),
         };
         Ok((state, origin))
     }

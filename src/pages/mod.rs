@@ -11,6 +11,7 @@ pub mod device;
 pub mod headers;
 pub mod inbox;
 pub mod login;
+pub mod notifications;
 pub mod page;
 pub mod public;
 pub mod setup;

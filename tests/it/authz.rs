@@ -321,6 +321,7 @@ fn routes() -> Vec<Route> {
         // --- admin pages ----------------------------------------------------------------------
         r(GET, "/admin", N, Empty, &[(X, [303; 5])]),
         r(GET, "/admin/audit", N, Empty, &[(X, ADMIN_PAGE)]),
+        r(GET, "/admin/notifications", N, Empty, &[(X, ADMIN_PAGE)]),
         r(GET, "/admin/submissions", N, Empty, &[(X, ADMIN_PAGE)]),
         r(
             GET,

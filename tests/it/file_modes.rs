@@ -47,7 +47,11 @@ async fn a_new_data_directory_lists_its_files_to_its_owner_only() {
         .env("DATA_DIR", &data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&data), 0o700, "the data directory");
     assert_eq!(mode(&data.join("contact-vault.db")), 0o600);
     // One that exists is left as the operator made it.

@@ -25,6 +25,7 @@ mod keys;
 mod legacy;
 mod lockout;
 mod login;
+mod notify;
 mod old_frontend;
 mod openapi;
 mod ops;

@@ -114,6 +114,7 @@ pub async fn submit(vault: &Vault, s: &Submission, phone: &PhoneInfo) -> Result<
     };
     let mut tx = store::begin_write(&vault.db).await?;
     rows::insert(&mut tx, &row).await?;
+    crate::notify::queue_in(&mut tx, &vault.notify, now).await?;
     let visitor = Actor {
         user_id: None,
         username: "visitor",

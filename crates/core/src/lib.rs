@@ -18,6 +18,7 @@ pub mod error;
 pub mod inbox;
 #[cfg(test)]
 mod inbox_tests;
+pub mod notify;
 pub mod ops;
 pub(crate) mod store;
 #[cfg(test)]

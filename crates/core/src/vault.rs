@@ -21,6 +21,8 @@ pub struct Vault {
     pub clock: Clock,
     /// Decrypted search directories of recently used contact books.
     pub directories: DirectoryCache,
+    /// Which channels tell the admins of new messages (none unless the binary sets them).
+    pub notify: crate::notify::Plan,
     /// Password attempts for one account take turns (see `accounts::lockout`).
     pub(crate) sign_in_turns: Turns,
     /// SHA-256 of the one-time first-run setup token, while no admin exists.
@@ -44,6 +46,7 @@ impl Vault {
             keys,
             clock,
             directories: DirectoryCache::new(directory_budget_bytes),
+            notify: crate::notify::Plan::default(),
             sign_in_turns: Turns::default(),
             setup_token_hash: Mutex::new(None),
             token_ttl_seconds,

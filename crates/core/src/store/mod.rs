@@ -8,6 +8,7 @@ pub mod dav;
 pub mod form_tickets;
 pub mod login_guard;
 pub mod maintenance;
+pub mod notify;
 pub mod private;
 pub mod rotation;
 pub mod sessions;

@@ -1,0 +1,128 @@
+//! The notification outbox (`notify_outbox`, migration 0012).
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub channel: String,
+    pub messages: i64,
+    pub created: i64,
+    pub due: i64,
+    pub attempts: i64,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub sent: Option<i64>,
+}
+
+/// Adds one message to the channel's pending notification, if there is one. False if not.
+pub async fn gather(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE notify_outbox SET messages = messages + 1 WHERE channel = ? AND status = 'pending'",
+    )
+    .bind(channel)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// When the channel last sent a notification.
+pub async fn last_sent(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(sent) FROM notify_outbox WHERE channel = ? AND status = 'sent'")
+        .bind(channel)
+        .fetch_one(db)
+        .await
+}
+
+/// A new pending notification of one message, due at `due`.
+pub async fn insert(
+    db: &mut SqliteConnection,
+    channel: &str,
+    now: i64,
+    due: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO notify_outbox (channel, messages, created, due) VALUES (?, 1, ?, ?)")
+        .bind(channel)
+        .bind(now)
+        .bind(due)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The pending notifications due by `now`, oldest first.
+pub async fn due(db: &SqlitePool, now: i64, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(
+        "SELECT id, channel, messages, created, due, attempts, status, last_error, sent \
+         FROM notify_outbox WHERE status = 'pending' AND due <= ? ORDER BY due, id LIMIT ?",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Takes a due notification for `lease` seconds: true for the one sender (of any instance)
+/// that moved its `due` from what it read.
+pub async fn claim(db: &SqlitePool, row: &OutboxRow, until: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE notify_outbox SET due = ? WHERE id = ? AND status = 'pending' AND due = ?",
+    )
+    .bind(until)
+    .bind(row.id)
+    .bind(row.due)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn mark_sent(db: &SqlitePool, id: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE notify_outbox SET status = 'sent', sent = ?, attempts = attempts + 1, \
+         last_error = NULL WHERE id = ?",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: due again at `retry_at`, or `failed` when `give_up`.
+pub async fn mark_failed_attempt(
+    db: &SqlitePool,
+    id: i64,
+    error: &str,
+    retry_at: i64,
+    give_up: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due = ?, \
+         status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?",
+    )
+    .bind(error)
+    .bind(retry_at)
+    .bind(give_up)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The newest notifications, for the operations view.
+pub async fn recent(db: &SqlitePool, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(
+        "SELECT id, channel, messages, created, due, attempts, status, last_error, sent \
+         FROM notify_outbox ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Submissions nobody has handled yet (status `new`): what a notification says is waiting.
+pub async fn waiting(db: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE status = 'new'")
+        .fetch_one(db)
+        .await
+}
