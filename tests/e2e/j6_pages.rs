@@ -153,6 +153,9 @@ async fn j6_every_page_is_clean_accessible_and_fits_in_both_themes() {
     check_page(&b, "delete user").await;
     b.open("/admin/audit").await;
     check_and_shoot(&b, "audit").await;
+    b.open("/admin/notifications").await;
+    assert!(b.text("main").await.contains("No channel is configured"));
+    check_page(&b, "notifications").await;
 
     // A user's pages: the empty book and two-step enrolment.
     b.click_to_next_page("form[action='/logout'] button").await;
