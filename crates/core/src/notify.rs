@@ -117,8 +117,16 @@ pub async fn take_due(vault: &Vault) -> Result<Vec<Due>, Error> {
     Ok(taken)
 }
 
+/// Records that `due` went out. Messages gathered into it while it was being sent were not
+/// in it: they stay pending, for the next notification after the digest window.
 pub async fn delivered(vault: &Vault, due: &Due) -> Result<(), Error> {
-    rows::mark_sent(&vault.db, due.id, vault.clock.now()).await?;
+    let now = vault.clock.now();
+    let mut tx = crate::store::begin_write(&vault.db).await?;
+    if !rows::mark_sent(&mut tx, due.id, due.messages, now).await? {
+        let next = now + vault.notify.digest_seconds;
+        rows::split_sent(&mut tx, due.id, due.messages, now, next).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -187,6 +195,38 @@ mod tests {
         let next = take_due(&v).await.unwrap();
         assert_eq!(next.len(), 2);
         assert!(next.iter().all(|d| d.messages == 1));
+    }
+
+    #[tokio::test]
+    async fn a_message_that_arrives_while_its_notification_is_being_sent_is_told_next() {
+        let mut v = testing::vault().await;
+        v.vault.notify = Plan {
+            channels: vec![Channel::Webhook],
+            digest_seconds: 600,
+            ..Plan::default()
+        };
+        queue(&v, v.clock.now()).await.unwrap();
+        let taken = take_due(&v).await.unwrap().pop().expect("due");
+        assert_eq!(taken.messages, 1);
+        // Gathered into the notification on its way out.
+        queue(&v, v.clock.now()).await.unwrap();
+        delivered(&v, &taken).await.unwrap();
+        let rows = recent(&v, 10).await.unwrap();
+        let sent: Vec<_> = rows.iter().filter(|r| r.status == "sent").collect();
+        let pending: Vec<_> = rows.iter().filter(|r| r.status == "pending").collect();
+        assert_eq!((sent.len(), sent[0].messages), (1, 1), "the one it told of");
+        assert_eq!(
+            (pending.len(), pending[0].messages),
+            (1, 1),
+            "the one it did not"
+        );
+        assert!(
+            take_due(&v).await.unwrap().is_empty(),
+            "after the digest window"
+        );
+        v.clock.advance(600);
+        let next = take_due(&v).await.unwrap().pop().expect("due then");
+        assert_eq!((next.messages, next.attempts), (1, 0));
     }
 
     #[tokio::test]

@@ -76,12 +76,50 @@ pub async fn claim(db: &SqlitePool, row: &OutboxRow, until: i64) -> sqlx::Result
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn mark_sent(db: &SqlitePool, id: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
+/// Marks a notification sent, if it still tells of the `told` messages it was taken with.
+/// False when more were gathered into it while it was being sent.
+pub async fn mark_sent(
+    db: &mut SqliteConnection,
+    id: i64,
+    told: i64,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE notify_outbox SET status = 'sent', sent = ?, attempts = attempts + 1, \
-         last_error = NULL WHERE id = ?",
+         last_error = NULL WHERE id = ? AND messages = ?",
     )
     .bind(now)
+    .bind(id)
+    .bind(told)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Splits a notification that was sent for `told` of its messages: a sent row for those, and
+/// the ones gathered meanwhile pending again, due at `due`.
+pub async fn split_sent(
+    db: &mut SqliteConnection,
+    id: i64,
+    told: i64,
+    now: i64,
+    due: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO notify_outbox (channel, messages, created, due, attempts, status, sent) \
+         SELECT channel, ?, created, due, attempts + 1, 'sent', ? FROM notify_outbox WHERE id = ?",
+    )
+    .bind(told)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "UPDATE notify_outbox SET messages = messages - ?, due = ?, attempts = 0, \
+         last_error = NULL WHERE id = ?",
+    )
+    .bind(told)
+    .bind(due)
     .bind(id)
     .execute(db)
     .await?;
