@@ -60,6 +60,9 @@ impl Default for Plan {
     }
 }
 
+/// How long the record of a sent or failed notification is kept (for the admins' page).
+pub const KEEP_DAYS: i64 = 30;
+
 /// How long a sender holds a notification it took before another may take it.
 pub const LEASE_SECONDS: i64 = 120;
 
@@ -227,6 +230,36 @@ mod tests {
         v.clock.advance(600);
         let next = take_due(&v).await.unwrap().pop().expect("due then");
         assert_eq!((next.messages, next.attempts), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn sent_notifications_are_forgotten_after_a_month_and_pending_ones_never() {
+        let mut v = testing::vault().await;
+        v.vault.notify = Plan {
+            channels: vec![Channel::Webhook],
+            digest_seconds: 0,
+            ..Plan::default()
+        };
+        queue(&v, v.clock.now()).await.unwrap();
+        let sent = take_due(&v).await.unwrap().pop().expect("due");
+        delivered(&v, &sent).await.unwrap();
+        v.clock.advance(KEEP_DAYS * 86_400 - 10);
+        queue(&v, v.clock.now()).await.unwrap(); // pending, never taken
+        crate::ops::purge_expired(&v, v.clock.now()).await;
+        assert_eq!(
+            recent(&v, 10).await.unwrap().len(),
+            2,
+            "not a month old yet"
+        );
+        v.clock.advance(20);
+        let purged = crate::ops::purge_expired(&v, v.clock.now()).await;
+        assert!(purged.failures.is_empty());
+        let left = recent(&v, 10).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].status, "pending");
+        v.clock.advance(KEEP_DAYS * 86_400);
+        crate::ops::purge_expired(&v, v.clock.now()).await;
+        assert_eq!(recent(&v, 10).await.unwrap().len(), 1, "pending is kept");
     }
 
     #[tokio::test]

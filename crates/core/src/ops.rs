@@ -175,7 +175,8 @@ pub struct Purged {
 }
 
 /// Deletes expired sessions, API tokens, remembered devices and form tickets, sign-in
-/// counters nobody has added to for a day, and CardDAV tombstones past their days. Each
+/// counters nobody has added to for a day, CardDAV tombstones past their days, and the
+/// records of notifications sent or failed more than a month ago. Each
 /// table on its own: one failing does not stop the rest; the failures are returned for the
 /// log.
 pub async fn purge_expired(vault: &Vault, now: i64) -> Purged {
@@ -199,6 +200,10 @@ pub async fn purge_expired(vault: &Vault, now: i64) -> Purged {
         (
             "CardDAV tombstones",
             store::dav::purge_tombstones(db, now - crate::book::dav::TOMBSTONE_DAYS * 86_400).await,
+        ),
+        (
+            "notifications",
+            store::notify::purge_done(db, now - crate::notify::KEEP_DAYS * 86_400).await,
         ),
     ];
     Purged {

@@ -169,12 +169,21 @@ pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx:
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn summaries(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Vec<SummaryRow>> {
+/// Up to `limit` of the owner's summaries after rowid `after`, in rowid order: a directory
+/// is read in such batches, so that one batch of sealed rows is in memory at a time.
+pub async fn summaries_after(
+    db: &mut SqliteConnection,
+    owner_id: i64,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<SummaryRow>> {
     sqlx::query_as(
         "SELECT id, summary, address, notes, favorite, created, updated, rowid AS seq \
-         FROM contacts WHERE owner_id = ?",
+         FROM contacts WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
     )
     .bind(owner_id)
+    .bind(after)
+    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -264,6 +273,15 @@ pub async fn bump_version(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Res
     .bind(owner_id)
     .fetch_one(db)
     .await
+}
+
+/// The book's version, inside a transaction (with the batches of [`summaries_after`]).
+pub async fn version_in(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT data_version FROM users WHERE id = ?")
+        .bind(owner_id)
+        .fetch_optional(db)
+        .await
+        .map(|v| v.unwrap_or(0))
 }
 
 pub async fn version(db: &SqlitePool, owner_id: i64) -> sqlx::Result<i64> {

@@ -79,6 +79,12 @@ pub async fn open_existing(database_url: &str) -> anyhow::Result<SqlitePool> {
 
 /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so a
 /// transaction that reads before it writes cannot fail half-way with SQLITE_BUSY.
+/// A read transaction: several statements see one snapshot of the database (WAL), and no
+/// writer waits for it.
+pub async fn begin_read(pool: &Db) -> DbResult<WriteTx> {
+    pool.begin().await
+}
+
 pub async fn begin_write(pool: &Db) -> DbResult<WriteTx> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }

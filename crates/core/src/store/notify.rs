@@ -158,6 +158,17 @@ pub async fn recent(db: &SqlitePool, limit: i64) -> sqlx::Result<Vec<OutboxRow>>
     .await
 }
 
+/// Deletes sent and failed notifications queued before `before` (pending ones stay); returns
+/// how many went.
+pub async fn purge_done(db: &SqlitePool, before: i64) -> sqlx::Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM notify_outbox WHERE status IN ('sent', 'failed') AND created < ?")
+            .bind(before)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected())
+}
+
 /// Submissions nobody has handled yet (status `new`): what a notification says is waiting.
 pub async fn waiting(db: &SqlitePool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE status = 'new'")

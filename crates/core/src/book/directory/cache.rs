@@ -7,12 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::store::contacts as rows;
+use crate::store::{self, contacts as rows};
 use crate::vault::Vault;
 
-use super::{Change, Directory, build};
+use super::{Change, Directory};
 
 const MAX_EARLY: usize = 256;
+
+/// Rows of a book read and decrypted at a time when its directory is built.
+const BUILD_BATCH: i64 = 10_000;
 
 /// How long a reader waits for this process's writes to patch a directory that is behind
 /// before it rebuilds it (a write by another process never patches it here).
@@ -200,12 +203,31 @@ impl DirectoryCache {
     }
 
     async fn build(&self, vault: &Vault, owner_id: i64) -> anyhow::Result<Directory> {
-        // The summaries are read after the version, so they hold at least that version; the
-        // changes collected meanwhile are applied again on top, in order, which is harmless.
-        let version = rows::version(&vault.db, owner_id).await?;
-        let summaries = rows::summaries(&vault.db, owner_id).await?;
-        let cipher = vault.keys.cipher.clone();
-        tokio::task::spawn_blocking(move || build(version, summaries, &cipher)).await?
+        // One read snapshot, so the version and every batch agree; the changes collected
+        // meanwhile are applied on top, in order. Each batch is decrypted (on the blocking
+        // pool, across the cores) before the next is read: one batch of sealed rows is in
+        // memory at a time, not the whole book's (~450 bytes a contact).
+        let mut tx = store::begin_read(&vault.db).await?;
+        let version = rows::version_in(&mut tx, owner_id).await?;
+        let mut entries = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = rows::summaries_after(&mut tx, owner_id, after, BUILD_BATCH).await?;
+            let Some(last) = batch.last() else {
+                break;
+            };
+            after = last.seq;
+            let full = batch.len() as i64 == BUILD_BATCH;
+            let cipher = vault.keys.cipher.clone();
+            entries.extend(
+                tokio::task::spawn_blocking(move || super::decrypt_rows(&batch, &cipher)).await??,
+            );
+            if !full {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(tokio::task::spawn_blocking(move || Directory::new(version, entries)).await?)
     }
 
     /// Patches the cached directory with a write that moved the book to `new_version`, in

@@ -248,13 +248,18 @@ fn same_tag(tag: &str, folded: &str) -> bool {
 }
 
 /// Decrypts the summaries (in parallel across the cores) into a directory sorted by name.
-/// This is what a cache miss runs; it is public so benchmarks (`benches/directory.rs`) can
-/// time it on a book of any size without a database.
+/// It is public so benchmarks (`benches/directory.rs`) can time it on a book of any size
+/// without a database; the cache reads and decrypts a book in batches (`decrypt_rows`).
 pub fn build(
     version: i64,
     rows: Vec<SummaryRow>,
     cipher: &FieldCipher,
 ) -> anyhow::Result<Directory> {
+    Ok(Directory::new(version, decrypt_rows(&rows, cipher)?))
+}
+
+/// The entries of `rows`, decrypted on every core (at most 8 threads).
+fn decrypt_rows(rows: &[SummaryRow], cipher: &FieldCipher) -> anyhow::Result<Vec<Entry>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -279,7 +284,7 @@ pub fn build(
     for part in parts {
         entries.extend(part?);
     }
-    Ok(Directory::new(version, entries))
+    Ok(entries)
 }
 
 fn decrypt_summary(row: &SummaryRow, cipher: &FieldCipher) -> anyhow::Result<Entry> {
