@@ -6,41 +6,34 @@
 # --- build -----------------------------------------------------------------------------------
 # sqlx 0.9 needs Rust >= 1.94. The slim toolchain image already has gcc for the bundled SQLite;
 # nothing links OpenSSL (rustls, RustCrypto), so no -dev packages are needed.
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS chef
+# cargo-chef caches the dependencies in a layer of their own: `prepare` writes a recipe of the
+# manifests (Cargo.toml, Cargo.lock, .cargo/config.toml, every target's path), `cook` builds
+# the dependencies from that recipe alone. The recipe changes only when the manifests do, so an
+# edit of the source rebuilds the project's two crates and nothing else.
+RUN cargo install cargo-chef --version 0.1.78 --locked \
+    && rm -rf "$CARGO_HOME/registry"
 WORKDIR /src
 
-# Dependencies first, in their own layer: build them against empty targets so that this layer is
-# reused until Cargo.toml or Cargo.lock change. Cargo refuses a manifest whose targets are
-# missing, so every target it names ([[bin]], [[test]], [[bench]], [[example]], at its `path` or
-# the default one) gets a stub; only the library and the binary are built.
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-COPY Cargo.toml Cargo.lock ./
-COPY crates/core/Cargo.toml crates/core/Cargo.toml
-# Build settings of the bundled SQLite (LIBSQLITE3_FLAGS).
-COPY .cargo ./.cargo
-RUN awk 'function emit() { if (kind == "") return; if (path == "") path = (kind == "bin" ? "src/bin" : kind == "test" ? "tests" : kind == "bench" ? "benches" : "examples") "/" name ".rs"; print path; kind = "" } \
-         function value(s) { sub(/^[^"]*"/, "", s); sub(/".*$/, "", s); return s }; \
-         /^\[\[(bin|test|bench|example)\]\]/ { emit(); kind = $0; gsub(/[][ \t]/, "", kind); name = path = ""; next }; \
-         /^\[/ { emit(); next }; \
-         kind != "" && /^[ \t]*name[ \t]*=/ { name = value($0) }; \
-         kind != "" && /^[ \t]*path[ \t]*=/ { path = value($0) }; \
-         END { emit() }' Cargo.toml \
-    | while read -r stub; do mkdir -p "$(dirname "$stub")" && echo 'fn main() {}' > "$stub"; done \
-    && mkdir -p src crates/core/src \
-    && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs crates/core/src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src crates/core/src
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
 
-# Then the application. Touch the crate roots: the copied files keep their old modification
-# times, and cargo would otherwise take the empty build above as up to date.
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --bin contact-vault --recipe-path recipe.json
+# Then the application. Only what the binary is built from (templates, static files and
+# migrations are compiled in); the stub targets that `cook` left for the tests, benches and
+# examples stay, so that cargo accepts the manifest.
+COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY crates ./crates
 COPY templates ./templates
 COPY static ./static
 COPY migrations ./migrations
 RUN touch src/main.rs src/lib.rs crates/core/src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --bin contact-vault \
     && cp target/release/contact-vault /usr/local/bin/contact-vault
 
 # --- run -------------------------------------------------------------------------------------

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Entrypoint of the local nginx stand-in (nginx.Containerfile). Like the official image's
+# 20-envsubst-on-templates.sh: every /etc/nginx/templates/NAME.template is rendered into
+# /etc/nginx/conf.d/NAME with envsubst, substituting only the environment variables whose names
+# match NGINX_ENVSUBST_FILTER (all of them when it is unset), so NGINX's own $variables stay.
+set -euo pipefail
+templates=/etc/nginx/templates
+out=/etc/nginx/conf.d
+if [ -d "$templates" ]; then
+    filter="${NGINX_ENVSUBST_FILTER:-}"
+    names=$(env | cut -d= -f1 | grep -E -- "${filter:-.}" || true)
+    vars=""
+    for name in $names; do vars="$vars \${$name}"; done
+    for template in "$templates"/*.template; do
+        [ -e "$template" ] || continue
+        target="$out/$(basename "$template" .template)"
+        envsubst "$vars" <"$template" >"$target"
+        echo "rendered $template to $target" >&2
+    done
+    # Debian 12's nginx is 1.22, older than 1.25.1: it lacks `http2 on;` and takes the older
+    # `listen ... ssl http2` instead. The official image is newer and reads the file as it is.
+    for conf in "$out"/*.conf; do
+        [ -e "$conf" ] || continue
+        sed -i -e '/^[[:space:]]*http2 on;$/d' \
+            -e 's#^\([[:space:]]*listen [0-9]* ssl\)\( default_server\)\?;#\1 http2\2;#' "$conf"
+    done
+fi
+exec "$@"
