@@ -172,14 +172,14 @@ async fn notify_test() -> anyhow::Result<()> {
     let channels = state.notify.channels.clone();
     if channels.is_empty() {
         bail!(
-            "no notification channel is configured: set SMTP_URL (with NOTIFY_EMAIL_FROM and NOTIFY_EMAIL_TO) or NOTIFY_WEBHOOK_URL (with NOTIFY_WEBHOOK_SECRET)"
+            "no notification channel is configured: set SMTP_URL (with NOTIFY_EMAIL_FROM, and NOTIFY_EMAIL_TO or admins' own addresses) or NOTIFY_WEBHOOK_URL (with NOTIFY_WEBHOOK_SECRET)"
         );
     }
     let waiting = vault_core::notify::waiting(&state).await?;
     let note = state.senders.note(0, waiting, true);
     let mut failed = 0;
     for channel in channels {
-        match state.senders.send(channel, &note).await {
+        match state.senders.send(&state, channel, &note).await {
             Ok(()) => println!("{}: sent", channel.as_str()),
             Err(e) => {
                 failed += 1;

@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::api;
 use crate::error::{ApiError, AppError};
 use crate::pages::{
-    account, admin, app_passwords, assets, audit, contacts, inbox, login, notifications, public,
-    redirect, setup,
+    account, account_mail, admin, app_passwords, assets, audit, contacts, inbox, login,
+    notifications, public, redirect, setup,
 };
 use crate::ratelimit::{Limit, SharedLimit};
 use crate::state::AppState;
@@ -130,6 +130,7 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
         "/account/book-name",
         web::post().to(app_passwords::rename_book),
     )
+    .route("/account/notify-mail", web::post().to(account_mail::set))
     .route(
         "/account/sign-out-everywhere",
         web::post().to(account::sign_out_everywhere),

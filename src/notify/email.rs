@@ -1,6 +1,8 @@
 //! E-mail over SMTP with lettre: `SMTP_URL` in lettre's URL form
 //! (`smtp://user:pass@host:587?tls=required` for STARTTLS, `smtps://…:465` for TLS),
-//! from `NOTIFY_EMAIL_FROM` to every address of `NOTIFY_EMAIL_TO`.
+//! from `NOTIFY_EMAIL_FROM` to every address of `NOTIFY_EMAIL_TO` and to the admins who asked
+//! for mail on their account page. The admins' own addresses go in `Bcc` (lettre keeps them
+//! in the envelope and out of the headers), so no admin learns another's address.
 
 use anyhow::{Context, bail};
 use lettre::message::{Mailbox, header::ContentType};
@@ -41,7 +43,9 @@ impl Email {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         if to.is_empty() {
-            bail!("SMTP_URL needs NOTIFY_EMAIL_TO (comma-separated addresses of the admins)");
+            tracing::info!(
+                "NOTIFY_EMAIL_TO is empty: notification mail goes only to the admins who give their address on the account page"
+            );
         }
         Ok(Some(Email {
             transport,
@@ -50,13 +54,35 @@ impl Email {
         }))
     }
 
-    pub async fn send(&self, note: &Note) -> Result<(), String> {
+    /// Sends `note` to `NOTIFY_EMAIL_TO` and, in `Bcc`, to `admins` (the addresses admins
+    /// gave, each checked when it was saved; one also in `NOTIFY_EMAIL_TO` is not repeated).
+    pub async fn send(&self, note: &Note, admins: &[String]) -> Result<(), String> {
         let mut message = Message::builder()
             .from(self.from.clone())
             .subject(note.subject())
             .header(ContentType::TEXT_PLAIN);
+        let mut seen: Vec<String> = Vec::new();
         for to in &self.to {
+            seen.push(to.email.to_string().to_lowercase());
             message = message.to(to.clone());
+        }
+        for admin in admins {
+            if seen.contains(&admin.to_lowercase()) {
+                continue;
+            }
+            // A stored address that no longer parses (it was checked when saved) is skipped,
+            // and named nowhere.
+            let Ok(mailbox) = admin.parse::<Mailbox>() else {
+                continue;
+            };
+            seen.push(admin.to_lowercase());
+            message = message.bcc(mailbox);
+        }
+        if seen.is_empty() {
+            return Err(
+                "no recipient: NOTIFY_EMAIL_TO is empty and no admin asked for mail on their account page"
+                    .into(),
+            );
         }
         let message = message.body(note.text()).map_err(|e| e.to_string())?;
         self.transport

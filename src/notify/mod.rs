@@ -11,6 +11,7 @@ pub mod webhook;
 use std::time::Duration;
 
 use actix_web::web;
+use vault_core::Vault;
 use vault_core::notify::{self, Channel, Plan};
 
 use crate::config::Settings;
@@ -117,10 +118,15 @@ impl Senders {
 
     /// Delivers `note` over `channel`. The error holds no personal data (a status code, an
     /// SMTP reply, a connection error).
-    pub async fn send(&self, channel: Channel, note: &Note) -> Result<(), String> {
+    pub async fn send(&self, vault: &Vault, channel: Channel, note: &Note) -> Result<(), String> {
         match channel {
             Channel::Email => match &self.email {
-                Some(e) => e.send(note).await,
+                Some(e) => {
+                    let admins = vault_core::accounts::mail_recipients(vault)
+                        .await
+                        .map_err(|_| "the admins' addresses could not be read".to_string())?;
+                    e.send(note, &admins).await
+                }
                 None => Err("e-mail is not configured".into()),
             },
             Channel::Webhook => match &self.webhook {
@@ -152,7 +158,7 @@ pub fn spawn(state: web::Data<AppState>, senders: std::sync::Arc<Senders>) {
 async fn deliver_due(state: &AppState, senders: &Senders) -> anyhow::Result<()> {
     for due in notify::take_due(state).await? {
         let note = senders.note(due.messages, due.waiting, false);
-        match senders.send(due.channel, &note).await {
+        match senders.send(state, due.channel, &note).await {
             Ok(()) => {
                 notify::delivered(state, &due).await?;
                 tracing::info!(

@@ -1,4 +1,5 @@
-//! `/account`: password change, TOTP enrolment, recovery codes.
+//! `/account`: password change, TOTP enrolment, recovery codes (an admin's notification
+//! mail: `account_mail.rs`).
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -21,11 +22,14 @@ use vault_core::Error;
 
 #[derive(Template)]
 #[template(path = "account/index.html")]
-struct AccountPage {
+pub(crate) struct AccountPage {
     ctx: PageCtx,
     totp_enabled: bool,
     is_admin: bool,
     recovery_left: i64,
+    /// An admin's own address for notifications, and whether mail is set up at all.
+    pub(crate) mail: accounts::MailChoice,
+    mail_on: bool,
     sessions: Vec<SessionLine>,
     tokens: Vec<TokenLine>,
     errors: FieldErrors,
@@ -84,7 +88,7 @@ pub struct ReauthForm {
     current_password: String,
 }
 
-async fn account_page(
+pub(crate) async fn account_page(
     state: &AppState,
     session: &Session,
     user: &UserRow,
@@ -97,6 +101,8 @@ async fn account_page(
         totp_enabled: user.totp_enabled,
         is_admin: user.is_admin(),
         recovery_left: accounts::unused_recovery_codes(state, user).await?,
+        mail: accounts::mail_choice(state, user).await?,
+        mail_on: state.senders.email.is_some(),
         sessions: sessions
             .into_iter()
             .map(|s| SessionLine {

@@ -2,6 +2,7 @@
 //! Templates live in `templates/` under the same names.
 
 pub mod account;
+pub mod account_mail;
 pub mod admin;
 pub mod app_passwords;
 pub mod assets;

@@ -26,6 +26,7 @@ mod legacy;
 mod lockout;
 mod login;
 mod notify;
+mod notify_mail;
 mod old_frontend;
 mod openapi;
 mod ops;

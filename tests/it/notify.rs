@@ -28,7 +28,7 @@ async fn with_webhook(hook: &MockServer, digest: i64) -> TestApp {
     .await
 }
 
-async fn submit(app: &TestApp) {
+pub(crate) async fn submit(app: &TestApp) {
     let res = send_form(app, &browser(), &fields(NAME, EMAIL, PHONE), None).await;
     assert_eq!(res.status(), 303, "the form was taken");
 }
@@ -68,13 +68,13 @@ fn assert_signed(req: &wiremock::Request) {
     assert!((now - sent).abs() < 60, "a current timestamp");
 }
 
-fn assert_no_personal_data(text: &str) {
+pub(crate) fn assert_no_personal_data(text: &str) {
     for personal in [NAME, "Zelda", EMAIL, "7946", "Please call me"] {
         assert!(!text.contains(personal), "{personal:?} in {text}");
     }
 }
 
-async fn outbox(app: &TestApp) -> Vec<(String, i64, String, i64)> {
+pub(crate) async fn outbox(app: &TestApp) -> Vec<(String, i64, String, i64)> {
     sqlx::query_as("SELECT channel, messages, status, attempts FROM notify_outbox ORDER BY id")
         .fetch_all(&app.db)
         .await
@@ -220,7 +220,7 @@ async fn a_notification_that_keeps_failing_is_marked_failed() {
 }
 
 /// The mails an SMTP sink has taken: the recipients and the whole message of each.
-type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+pub(crate) type Mails = Arc<Mutex<Vec<(Vec<String>, String)>>>;
 
 /// A real SMTP server on loopback that keeps what it is sent.
 #[derive(Clone, Default)]
@@ -258,7 +258,7 @@ impl mailin_embedded::Handler for Sink {
     }
 }
 
-fn smtp_sink() -> (u16, Mails) {
+pub(crate) fn smtp_sink() -> (u16, Mails) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

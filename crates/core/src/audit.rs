@@ -54,6 +54,7 @@ pub mod action {
     pub const IMPORT_VCARD: &str = "IMPORT_VCARD";
     pub const EXPORT_VCARD: &str = "EXPORT_VCARD";
     pub const RENAME_BOOK: &str = "RENAME_BOOK";
+    pub const NOTIFY_MAIL_SET: &str = "NOTIFY_MAIL_SET";
     pub const APP_PASSWORD_CREATED: &str = "APP_PASSWORD_CREATED";
     pub const APP_PASSWORD_REVOKED: &str = "APP_PASSWORD_REVOKED";
     pub const IMPORT_LEGACY: &str = "IMPORT_LEGACY";

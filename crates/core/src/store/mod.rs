@@ -1,6 +1,7 @@
 //! Every SQL statement of the application, one file per table group.
 //! Functions take an executor so callers can group writes in one transaction.
 
+pub mod admin_mail;
 pub mod app_passwords;
 pub mod audit;
 pub mod contacts;

@@ -12,7 +12,7 @@ pub struct EncryptedTable {
 pub const ENCRYPTED: &[EncryptedTable] = &[
     EncryptedTable {
         table: "users",
-        columns: &["totp_secret", "book_name"],
+        columns: &["totp_secret", "book_name", "notify_email"],
     },
     EncryptedTable {
         table: "contacts",

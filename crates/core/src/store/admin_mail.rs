@@ -1,0 +1,40 @@
+//! Admins' own notification addresses (`users.notify_email`, `users.notify_mail`,
+//! migration 0013).
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+/// The user's sealed address (if any) and whether they want mail.
+pub async fn choice(db: &SqlitePool, user_id: i64) -> sqlx::Result<(Option<String>, bool)> {
+    let row: Option<(Option<String>, bool)> =
+        sqlx::query_as("SELECT notify_email, notify_mail FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.unwrap_or((None, false)))
+}
+
+/// Sets the user's sealed address (`None`: removes it) and whether they want mail.
+pub async fn set_choice(
+    db: &mut SqliteConnection,
+    user_id: i64,
+    sealed: Option<&str>,
+    mail: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET notify_email = ?, notify_mail = ? WHERE id = ?")
+        .bind(sealed)
+        .bind(mail)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The sealed addresses of the admins who want mail, in the order they were made.
+pub async fn recipients(db: &SqlitePool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT notify_email FROM users \
+         WHERE role = 'admin' AND notify_mail = 1 AND notify_email IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(db)
+    .await
+}
