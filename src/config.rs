@@ -52,6 +52,9 @@ pub struct Settings {
     /// form (`smtp://user:pass@host:587?tls=required`). With `NOTIFY_EMAIL_FROM` and
     /// `NOTIFY_EMAIL_TO` (comma-separated).
     pub smtp_url: Option<SecretString>,
+    /// `SMTP_CA_FILE`: PEM certificates trusted for the SMTP server's TLS besides the system's
+    /// (a private mail server's own CA).
+    pub smtp_ca_file: Option<PathBuf>,
     pub notify_email_from: Option<String>,
     pub notify_email_to: Vec<String>,
     /// `NOTIFY_WEBHOOK_URL`, signed with `NOTIFY_WEBHOOK_SECRET` (or `_FILE`).
@@ -98,6 +101,7 @@ impl Settings {
             import_burst: 4,
             directory_cache_mb: vault_core::vault::DIRECTORY_BUDGET_BYTES / (1024 * 1024),
             smtp_url: None,
+            smtp_ca_file: None,
             notify_email_from: None,
             notify_email_to: Vec::new(),
             notify_webhook_url: None,
@@ -162,6 +166,7 @@ impl Settings {
                 .context("DIRECTORY_CACHE_MB must be a whole number of megabytes")?;
         }
         s.smtp_url = secret("SMTP_URL")?.map(|(v, _)| v);
+        s.smtp_ca_file = var("SMTP_CA_FILE").map(PathBuf::from);
         s.notify_email_from = var("NOTIFY_EMAIL_FROM").map(|v| v.trim().to_string());
         if let Some(v) = var("NOTIFY_EMAIL_TO") {
             s.notify_email_to = v

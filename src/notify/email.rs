@@ -5,7 +5,10 @@
 //! in the envelope and out of the headers), so no admin learns another's address.
 
 use anyhow::{Context, bail};
+use std::path::Path;
+
 use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -24,10 +27,13 @@ impl Email {
             return Ok(None);
         };
         // The URL holds the password: no error here repeats it.
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
             .map_err(|_| anyhow::anyhow!("SMTP_URL is not a valid smtp:// or smtps:// URL"))?
-            .timeout(Some(std::time::Duration::from_secs(15)))
-            .build();
+            .timeout(Some(std::time::Duration::from_secs(15)));
+        if let Some(ca_file) = &settings.smtp_ca_file {
+            builder = builder.tls(tls_trusting(url.expose_secret(), ca_file)?);
+        }
+        let transport = builder.build();
         let Some(from) = &settings.notify_email_from else {
             bail!("SMTP_URL needs NOTIFY_EMAIL_FROM (the sender's address)");
         };
@@ -91,4 +97,45 @@ impl Email {
             .map(|_| ())
             .map_err(|e| format!("smtp: {e}"))
     }
+}
+
+/// The TLS mode `SMTP_URL` asks for, trusting the certificates of `SMTP_CA_FILE` as well as
+/// the system's. A URL without TLS is refused: the file would silently do nothing.
+fn tls_trusting(smtp_url: &str, ca_file: &Path) -> anyhow::Result<Tls> {
+    let pem = std::fs::read(ca_file)
+        .with_context(|| format!("SMTP_CA_FILE: cannot read {}", ca_file.display()))?;
+    if !pem.windows(17).any(|w| w == b"BEGIN CERTIFICATE") {
+        bail!(
+            "SMTP_CA_FILE holds no PEM certificate: {}",
+            ca_file.display()
+        );
+    }
+    let certificate = Certificate::from_pem(&pem).map_err(|_| {
+        anyhow::anyhow!(
+            "SMTP_CA_FILE holds a bad certificate: {}",
+            ca_file.display()
+        )
+    })?;
+    // The URL holds the password: no error here repeats it.
+    let url =
+        url::Url::parse(smtp_url).map_err(|_| anyhow::anyhow!("SMTP_URL is not a valid URL"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("SMTP_URL names no host"))?;
+    let parameters = TlsParameters::builder(host.to_string())
+        .add_root_certificate(certificate)
+        .build()
+        .map_err(|e| anyhow::anyhow!("SMTP_CA_FILE: {e}"))?;
+    let asked = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    Ok(match (url.scheme(), asked.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(parameters),
+        ("smtp", Some("required")) => Tls::Required(parameters),
+        ("smtp", Some("opportunistic")) => Tls::Opportunistic(parameters),
+        _ => bail!(
+            "SMTP_CA_FILE is set but SMTP_URL asks for no TLS: use smtps://… or smtp://…?tls=required"
+        ),
+    })
 }

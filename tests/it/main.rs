@@ -27,6 +27,7 @@ mod lockout;
 mod login;
 mod notify;
 mod notify_mail;
+mod notify_tls;
 mod old_frontend;
 mod openapi;
 mod ops;

@@ -259,6 +259,11 @@ impl mailin_embedded::Handler for Sink {
 }
 
 pub(crate) fn smtp_sink() -> (u16, Mails) {
+    smtp_sink_with(mailin_embedded::SslConfig::None)
+}
+
+/// An SMTP sink that offers STARTTLS with `ssl` (or not, with `SslConfig::None`).
+pub(crate) fn smtp_sink_with(ssl: mailin_embedded::SslConfig) -> (u16, Mails) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -269,7 +274,7 @@ pub(crate) fn smtp_sink() -> (u16, Mails) {
     let mut server = mailin_embedded::Server::new(sink);
     server
         .with_name("smtp.test")
-        .with_ssl(mailin_embedded::SslConfig::None)
+        .with_ssl(ssl)
         .unwrap()
         .with_addr(format!("127.0.0.1:{port}"))
         .unwrap();
