@@ -22,16 +22,7 @@ pub async fn mail_choice(vault: &Vault, user: &UserRow) -> Result<MailChoice, Er
         return Ok(MailChoice::default());
     }
     let (sealed, mail) = rows::choice(&vault.db, user.id).await?;
-    let address = match sealed {
-        Some(sealed) => Some(
-            vault
-                .keys
-                .cipher
-                .decrypt(&sealed)
-                .map_err(anyhow::Error::from)?,
-        ),
-        None => None,
-    };
+    let address = sealed.map(|s| open(vault, &s)).transpose()?;
     Ok(MailChoice { address, mail })
 }
 
@@ -83,12 +74,15 @@ pub async fn mail_recipients(vault: &Vault) -> Result<Vec<String>, Error> {
     rows::recipients(&vault.db)
         .await?
         .iter()
-        .map(|sealed| {
-            vault
-                .keys
-                .cipher
-                .decrypt(sealed)
-                .map_err(|e| Error::Internal(e.into()))
-        })
+        .map(|sealed| open(vault, sealed))
         .collect()
+}
+
+/// A stored address, unsealed; one that does not open is the server's fault.
+fn open(vault: &Vault, sealed: &str) -> Result<String, Error> {
+    Ok(vault
+        .keys
+        .cipher
+        .decrypt(sealed)
+        .map_err(anyhow::Error::from)?)
 }
