@@ -1,6 +1,6 @@
 //! Crash durability and overload of the real release binary (issue 8).
 //!
-//! Both tests start `contact-vault serve` as a child process (path from `CV_BIN`, default
+//! Every test starts `contact-vault serve` as a child process (path from `CV_BIN`, default
 //! `target/release/contact-vault`) on a temporary data directory and a free loopback port,
 //! with `CAPTCHA=off`, NumVerify off and generated keys. Every test is `#[ignore]`d, so a
 //! plain `cargo test` skips them. Run them (after `cargo build --release --locked`):
@@ -16,6 +16,9 @@
 //! - `overload` (about 40 s): a book of 100,000 contacts, then ten times the rate limits for
 //!   30 s; no 5xx, no timeouts, 429s on every limited route, `/healthz` always within 1 s, RSS
 //!   under 200 MB (see `overload.rs`).
+//! - `outbox_resumes_after_sigkill` (about 15 s): notifications of new messages wait in the
+//!   outbox while the webhook is down, the server is killed, and the next one delivers them
+//!   (see `outbox.rs`).
 //!
 //! Traffic goes to 127.0.0.0/8 only; the form and sign-in limits are per client address, so
 //! requests come from many 127.x.y.z source addresses.
@@ -24,6 +27,7 @@ mod crash;
 mod ledger;
 mod load;
 mod net;
+mod outbox;
 mod overload;
 mod server;
 mod verify;

@@ -110,6 +110,15 @@ impl Server {
     /// Starts the server on `port` and waits until `/healthz` answers 200. An error carries
     /// the end of the server's log (e.g. the port was taken).
     pub async fn start(data_dir: &Path, port: u16) -> Result<Server, String> {
+        Server::start_with(data_dir, port, &[]).await
+    }
+
+    /// [`Server::start`] with these variables set on top.
+    pub async fn start_with(
+        data_dir: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let log = data_dir.join("server.log");
         let out = OpenOptions::new()
             .create(true)
@@ -119,6 +128,7 @@ impl Server {
         let err = out.try_clone().expect("server log handle clones");
         let child = command(data_dir, &["serve"])
             .env("BIND", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -233,6 +233,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_notification_whose_sender_died_is_taken_again_when_its_lease_runs_out() {
+        let mut v = testing::vault().await;
+        v.vault.notify = Plan {
+            channels: vec![Channel::Webhook],
+            ..Plan::default()
+        };
+        queue(&v, v.clock.now()).await.unwrap();
+        // Taken by a sender that is then killed: it records neither success nor failure.
+        let lost = take_due(&v).await.unwrap().pop().expect("due");
+        v.clock.advance(LEASE_SECONDS - 1);
+        assert!(take_due(&v).await.unwrap().is_empty(), "still leased");
+        v.clock.advance(1);
+        let again = take_due(&v).await.unwrap().pop().expect("due again");
+        assert_eq!((again.id, again.messages), (lost.id, 1));
+        delivered(&v, &again).await.unwrap();
+        let rows = recent(&v, 10).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, "sent");
+    }
+
+    #[tokio::test]
     async fn sent_notifications_are_forgotten_after_a_month_and_pending_ones_never() {
         let mut v = testing::vault().await;
         v.vault.notify = Plan {
