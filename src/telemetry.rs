@@ -4,6 +4,7 @@
 //! one-time setup link's token): see [`loggable_path`].
 
 use std::borrow::Cow;
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -25,11 +26,15 @@ pub fn current_request_id() -> Option<String> {
 }
 
 /// Installs the global subscriber (`RUST_LOG` filters, default `info`). Safe to call twice.
+/// Text lines are coloured only on a terminal, and never with `NO_COLOR` set: a container's
+/// log, a file or a pipe gets plain text.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal() && !no_color);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

@@ -92,3 +92,46 @@ fn an_unknown_log_format_stops_the_binary_with_a_message() {
     );
     assert!(out.stdout.is_empty(), "no keys printed");
 }
+
+/// The server's log written to a pipe (a container's log, a file) is plain text: no colour
+/// codes, whatever the terminal the tests run in.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = crate::helpers::cli_command(dir.path(), &["serve"])
+        .env("BIND", "127.0.0.1:0")
+        .env("LOG_FORMAT", "text")
+        .env("RUST_LOG", "info")
+        .env("CAPTCHA", "off")
+        .env_remove("NO_COLOR")
+        .spawn()
+        .expect("binary runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    while !log.iter().any(|l: &String| l.contains("is listening")) {
+        match got.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => log.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no listening line ({e}): {log:?}");
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join("\n");
+    assert!(log.contains("generated new keys"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
