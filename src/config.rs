@@ -66,6 +66,10 @@ pub struct Settings {
     /// `NOTIFY_RETRY_SECONDS` (default 30): the wait after a failed delivery, doubled with
     /// each further failure (at most an hour; ten attempts).
     pub notify_retry_seconds: i64,
+    /// `REDIS_URL` (or `REDIS_URL_FILE`): count every rate limit in this Redis, so that
+    /// several instances allow together what one allows (`redis://host:6379/0`,
+    /// `rediss://…` for TLS, `redis+unix:///path`). Unset: each instance counts its own.
+    pub redis_url: Option<SecretString>,
     pub log_format: LogFormat,
 }
 
@@ -108,6 +112,7 @@ impl Settings {
             notify_webhook_secret: None,
             notify_digest_seconds: 60,
             notify_retry_seconds: 30,
+            redis_url: None,
             log_format: LogFormat::Text,
         }
     }
@@ -166,6 +171,7 @@ impl Settings {
                 .context("DIRECTORY_CACHE_MB must be a whole number of megabytes")?;
         }
         s.smtp_url = secret("SMTP_URL")?.map(|(v, _)| v);
+        s.redis_url = secret("REDIS_URL")?.map(|(v, _)| v);
         s.smtp_ca_file = var("SMTP_CA_FILE").map(PathBuf::from);
         s.notify_email_from = var("NOTIFY_EMAIL_FROM").map(|v| v.trim().to_string());
         if let Some(v) = var("NOTIFY_EMAIL_TO") {

@@ -5,60 +5,84 @@
 //! then it is the right-most `X-Forwarded-For` entry that is not itself a proxy. A header
 //! from any other peer is ignored, so a client cannot pick its own bucket. (actix-web's
 //! `realip_remote_addr()` takes the left-most entry, which the client controls.)
+//!
+//! Every limit is a [`Budget`]: counted in this process, or in Redis for all instances when
+//! `REDIS_URL` is set (`shared.rs`).
 
+pub mod shared;
+
+use std::fmt::Display;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
-use actix_governor::governor::middleware::NoOpMiddleware;
-use actix_governor::governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
-use actix_governor::{
-    GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
-};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use governor::clock::{Clock, DefaultClock, QuantaInstant};
+use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 use ipnet::IpNet;
 
 use crate::error::{ApiError, AppError};
+use shared::{Redis, Verdict};
 
-/// Which form a refusal takes.
-#[derive(Clone, Copy, Debug)]
-pub enum Face {
-    Page,
-    Json,
+/// One limit: `burst` requests at once per key, one more every `every`. Counted in Redis when
+/// one is configured (every instance draws on the same budget), else in this process; in
+/// this process too while Redis does not answer (see `shared.rs`).
+pub struct Budget<K: Hash + Eq + Clone> {
+    /// Names the limit in Redis's keys.
+    name: &'static str,
+    every: Duration,
+    burst: u32,
+    local: DefaultKeyedRateLimiter<K>,
+    redis: Option<Arc<Redis>>,
 }
 
-#[derive(Clone, Debug)]
-pub struct ClientIp {
-    trusted: Arc<Vec<IpNet>>,
-    face: Face,
-}
-
-impl ClientIp {
-    pub fn new(trusted: Vec<IpNet>, face: Face) -> Self {
-        ClientIp {
-            trusted: Arc::new(trusted),
-            face,
-        }
+impl<K: Hash + Eq + Clone + Display> Budget<K> {
+    pub fn new(
+        name: &'static str,
+        every: Duration,
+        burst: u32,
+        redis: Option<Arc<Redis>>,
+    ) -> anyhow::Result<Self> {
+        let burst_nz = NonZeroU32::new(burst).ok_or_else(|| anyhow::anyhow!("a zero burst"))?;
+        let quota = Quota::with_period(every)
+            .ok_or_else(|| anyhow::anyhow!("a zero period"))?
+            .allow_burst(burst_nz);
+        Ok(Budget {
+            name,
+            every,
+            burst,
+            local: RateLimiter::keyed(quota),
+            redis,
+        })
     }
-}
 
-pub type Limit = GovernorConfig<ClientIp, NoOpMiddleware>;
+    /// Takes one request of `key`'s budget, or says how many seconds to wait.
+    pub async fn take(&self, key: &K) -> Result<(), u64> {
+        if let Some(redis) = &self.redis {
+            let verdict = redis
+                .take(self.name, &key.to_string(), self.every, self.burst)
+                .await;
+            match verdict {
+                Some(Verdict::Allowed) => return Ok(()),
+                Some(Verdict::Refused { wait }) => return Err(whole_seconds(wait)),
+                None => {}
+            }
+        }
+        self.local
+            .check_key(key)
+            .map_err(|negative| seconds_to_wait(&negative))
+    }
 
-/// A limiter allowing `burst` requests at once, refilled at one per `every`.
-/// Build each once, outside `HttpServer::new`, so all workers share its state.
-pub fn limit(trusted: &[IpNet], face: Face, every: Duration, burst: u32) -> anyhow::Result<Limit> {
-    GovernorConfigBuilder::default()
-        .period(every)
-        .burst_size(burst)
-        .key_extractor(ClientIp::new(trusted.to_vec(), face))
-        .finish()
-        .ok_or_else(|| anyhow::anyhow!("a rate limit needs a non-zero period and burst"))
+    /// Forgets keys idle long enough to be back at a full burst.
+    pub fn prune(&self) {
+        self.local.retain_recent();
+        self.local.shrink_to_fit();
+    }
 }
 
 /// One refill of the import limit.
@@ -68,83 +92,88 @@ pub const IMPORT_EVERY: Duration = Duration::from_secs(30);
 /// checked by the `ApiUser` extractor, so it covers every authenticated API call; the import
 /// limit by both CSV imports (page and API) before the file is parsed.
 pub struct UserLimits {
-    api: DefaultKeyedRateLimiter<i64>,
-    imports: DefaultKeyedRateLimiter<i64>,
+    api: Budget<i64>,
+    imports: Budget<i64>,
 }
 
 impl UserLimits {
     /// `api_per_second` calls a second in bursts of five seconds' worth; `import_burst`
     /// imports at once, then one per [`IMPORT_EVERY`].
-    pub fn new(api_per_second: u32, import_burst: u32) -> Self {
-        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-        let api =
-            Quota::per_second(nz(api_per_second)).allow_burst(nz(api_per_second.saturating_mul(5)));
-        let imports = Quota::with_period(IMPORT_EVERY)
-            .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-            .allow_burst(nz(import_burst));
-        UserLimits {
-            api: RateLimiter::keyed(api),
-            imports: RateLimiter::keyed(imports),
-        }
+    pub fn new(
+        api_per_second: u32,
+        import_burst: u32,
+        redis: Option<Arc<Redis>>,
+    ) -> anyhow::Result<Self> {
+        let per_second = api_per_second.max(1);
+        let api_every = Duration::from_secs(1) / per_second;
+        Ok(UserLimits {
+            api: Budget::new(
+                "api",
+                api_every.max(Duration::from_nanos(1)),
+                per_second.saturating_mul(5),
+                redis.clone(),
+            )?,
+            imports: Budget::new("import", IMPORT_EVERY, import_burst.max(1), redis)?,
+        })
     }
 
     /// One API call by `user_id`, or `RateLimited`.
-    pub fn api_call(&self, user_id: i64) -> Result<(), AppError> {
-        check(&self.api, user_id)
+    pub async fn api_call(&self, user_id: i64) -> Result<(), AppError> {
+        limited(self.api.take(&user_id).await)
     }
 
     /// One CSV import by `user_id`, or `RateLimited`.
-    pub fn import(&self, user_id: i64) -> Result<(), AppError> {
-        check(&self.imports, user_id)
+    pub async fn import(&self, user_id: i64) -> Result<(), AppError> {
+        limited(self.imports.take(&user_id).await)
     }
 
     /// Forgets users idle long enough to be back at a full burst.
     pub fn prune(&self) {
-        for l in [&self.api, &self.imports] {
-            l.retain_recent();
-            l.shrink_to_fit();
-        }
+        self.api.prune();
+        self.imports.prune();
     }
 }
 
-fn check(limiter: &DefaultKeyedRateLimiter<i64>, user_id: i64) -> Result<(), AppError> {
-    limiter
-        .check_key(&user_id)
-        .map_err(|negative| AppError::RateLimited {
-            retry_after: seconds_to_wait(&negative),
-        })
+fn limited(taken: Result<(), u64>) -> Result<(), AppError> {
+    taken.map_err(|retry_after| AppError::RateLimited { retry_after })
 }
 
 fn seconds_to_wait(negative: &NotUntil<QuantaInstant>) -> u64 {
-    let wait = negative.wait_time_from(DefaultClock::default().now());
+    whole_seconds(negative.wait_time_from(DefaultClock::default().now()))
+}
+
+/// A wait in whole seconds for `Retry-After`, rounded up, at least one.
+fn whole_seconds(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-/// A budget per client address that several routes draw on (actix-governor gives each
-/// route its own), or that a middleware consults only for some requests. Refusals are JSON
-/// under `/api/` and a page elsewhere.
+/// A budget per client address, for the routes that wrap it ([`SharedLimit::guard`]) or a
+/// middleware that consults it for some requests only. Several routes may draw on one (the
+/// sign-in page and the API's). Refusals are JSON under `/api/` and a page elsewhere.
 #[derive(Clone)]
 pub struct SharedLimit {
-    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    budget: Arc<Budget<IpAddr>>,
     trusted: Arc<Vec<IpNet>>,
 }
 
 impl SharedLimit {
-    /// `burst` requests at once, refilled at one per `every`.
-    pub fn new(trusted: &[IpNet], every: Duration, burst: u32) -> anyhow::Result<Self> {
-        let burst = NonZeroU32::new(burst).ok_or_else(|| anyhow::anyhow!("a zero burst"))?;
-        let quota = Quota::with_period(every)
-            .ok_or_else(|| anyhow::anyhow!("a zero period"))?
-            .allow_burst(burst);
+    /// `burst` requests at once, refilled at one per `every`; `name` names it in Redis.
+    pub fn new(
+        name: &'static str,
+        trusted: &[IpNet],
+        every: Duration,
+        burst: u32,
+        redis: Option<Arc<Redis>>,
+    ) -> anyhow::Result<Self> {
         Ok(SharedLimit {
-            limiter: Arc::new(RateLimiter::keyed(quota)),
+            budget: Arc::new(Budget::new(name, every, burst, redis)?),
             trusted: Arc::new(trusted.to_vec()),
         })
     }
 
     /// Counts a request that failed to sign in (CardDAV's Basic credentials) against its
     /// client's budget; `RateLimited` once it is spent.
-    pub fn charge_failure(&self, req: &actix_web::HttpRequest) -> Result<(), AppError> {
+    pub async fn charge_failure(&self, req: &actix_web::HttpRequest) -> Result<(), AppError> {
         let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
             return Ok(());
         };
@@ -154,24 +183,16 @@ impl SharedLimit {
             .filter_map(|v| v.to_str().ok())
             .collect();
         let ip = client_ip(peer, &headers, &self.trusted);
-        match self.limiter.check_key(&ip) {
-            Ok(()) => Ok(()),
-            Err(negative) => Err(AppError::RateLimited {
-                retry_after: seconds_to_wait(&negative),
-            }),
-        }
+        limited(self.budget.take(&ip).await)
     }
 
     /// Counts `req` against its client's budget; the error is the refusal to send.
-    pub fn check(&self, req: &ServiceRequest) -> Result<(), actix_web::Error> {
+    pub async fn check(&self, req: &ServiceRequest) -> Result<(), actix_web::Error> {
         let Some(ip) = request_ip(req, &self.trusted) else {
             return Ok(());
         };
-        let Err(negative) = self.limiter.check_key(&ip) else {
+        let Err(err) = limited(self.budget.take(&ip).await) else {
             return Ok(());
-        };
-        let err = AppError::RateLimited {
-            retry_after: seconds_to_wait(&negative),
         };
         Err(if req.path().starts_with("/api/") {
             ApiError(err).into()
@@ -186,8 +207,12 @@ impl SharedLimit {
         req: ServiceRequest,
         next: Next<impl MessageBody + 'static>,
     ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-        self.check(&req)?;
+        self.check(&req).await?;
         next.call(req).await
+    }
+
+    pub fn prune(&self) {
+        self.budget.prune();
     }
 }
 
@@ -207,25 +232,19 @@ pub async fn limit_new_sessions(
             .any(|p| path.starts_with(p))
         && req.cookie(session_cookie).is_none();
     if starts_session {
-        limit.check(&req)?;
+        limit.check(&req).await?;
     }
     next.call(req).await
 }
 
 /// Drops idle keys now and then so the limiters' memory stays bounded.
-pub fn spawn_pruner(limits: Vec<Limit>, shared: Vec<SharedLimit>) {
+pub fn spawn_pruner(limits: Vec<SharedLimit>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             for l in &limits {
-                let limiter = l.limiter();
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-            for l in &shared {
-                l.limiter.retain_recent();
-                l.limiter.shrink_to_fit();
+                l.prune();
             }
         }
     });
@@ -275,30 +294,6 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
         .parse::<IpAddr>()
         .ok()
         .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
-}
-
-impl KeyExtractor for ClientIp {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
-
-    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
-        request_ip(req, &self.trusted)
-            .ok_or_else(|| SimpleKeyExtractionError::new("no peer address"))
-    }
-
-    fn exceed_rate_limit_response(
-        &self,
-        negative: &NotUntil<QuantaInstant>,
-        _: HttpResponseBuilder,
-    ) -> HttpResponse {
-        let err = AppError::RateLimited {
-            retry_after: seconds_to_wait(negative),
-        };
-        match self.face {
-            Face::Page => err.error_response(),
-            Face::Json => ApiError(err).error_response(),
-        }
-    }
 }
 
 #[cfg(test)]

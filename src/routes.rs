@@ -1,7 +1,6 @@
 //! Every route, in one place: the pages (`pages/`), the JSON API (`api/`) and the health check.
 //! Find a path here to find its handler.
 
-use actix_governor::Governor;
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +11,7 @@ use crate::pages::{
     account, account_mail, admin, app_passwords, assets, audit, contacts, inbox, login,
     notifications, public, redirect, setup,
 };
-use crate::ratelimit::{Limit, SharedLimit};
+use crate::ratelimit::SharedLimit;
 use crate::state::AppState;
 
 /// The limiters routes wrap, each built once so every worker shares it.
@@ -20,9 +19,9 @@ use crate::state::AppState;
 pub struct Limits {
     /// One sign-in budget per address for the page and the API together.
     pub sign_in: SharedLimit,
-    pub totp: Limit,
-    pub form: Limit,
-    pub captcha: Limit,
+    pub totp: SharedLimit,
+    pub form: SharedLimit,
+    pub captcha: SharedLimit,
 }
 
 /// The pages, CardDAV and the health check.
@@ -44,11 +43,10 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
     .service(
         web::resource("/")
             .route(web::get().to(public::show))
-            .route(
-                web::post()
-                    .to(public::submit)
-                    .wrap(Governor::new(&limits.form)),
-            )
+            .route(web::post().to(public::submit).wrap(from_fn({
+                let limit = limits.form.clone();
+                move |req, next| limit.clone().guard(req, next)
+            })))
             // CardDAV clients given only the host name ask `/` for the principal.
             .app_data(web::Data::new(limits.sign_in.clone()))
             .route(web::method(propfind()).to(crate::dav::handle))
@@ -58,15 +56,17 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
     // The image and its spoken form share one limit.
     .route(
         "/captcha",
-        web::get()
-            .to(public::image)
-            .wrap(Governor::new(&limits.captcha)),
+        web::get().to(public::image).wrap(from_fn({
+            let limit = limits.captcha.clone();
+            move |req, next| limit.clone().guard(req, next)
+        })),
     )
     .route(
         "/captcha/audio",
-        web::get()
-            .to(public::audio)
-            .wrap(Governor::new(&limits.captcha)),
+        web::get().to(public::audio).wrap(from_fn({
+            let limit = limits.captcha.clone();
+            move |req, next| limit.clone().guard(req, next)
+        })),
     )
     .service(
         web::resource("/login")
@@ -79,11 +79,10 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
     .service(
         web::resource("/login/totp")
             .route(web::get().to(login::totp_form))
-            .route(
-                web::post()
-                    .to(login::totp_submit)
-                    .wrap(Governor::new(&limits.totp)),
-            ),
+            .route(web::post().to(login::totp_submit).wrap(from_fn({
+                let limit = limits.totp.clone();
+                move |req, next| limit.clone().guard(req, next)
+            }))),
     )
     .route("/logout", web::post().to(login::logout))
     .service(

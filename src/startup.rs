@@ -20,7 +20,7 @@ use crate::crypto::keys::KeyOrigin;
 use crate::crypto::token::new_token;
 use crate::error::AppError;
 use crate::pages::headers;
-use crate::ratelimit::{self, Face, SharedLimit};
+use crate::ratelimit::{self, SharedLimit};
 use crate::routes::{self, Limits};
 use crate::state::AppState;
 use crate::telemetry;
@@ -90,26 +90,29 @@ impl Application {
         let sessions = state.session_records();
         let state = web::Data::new(state);
 
-        // Each limiter is built once, here, so every worker shares it.
+        // Each limiter is built once, here, so every worker shares it (and, with REDIS_URL,
+        // every instance).
         let trusted = state.settings.trusted_proxies.clone();
+        let redis = state.redis.clone();
         let every = Duration::from_secs(6);
+        let limit =
+            |name, every, burst| SharedLimit::new(name, &trusted, every, burst, redis.clone());
         // One sign-in budget per address for the page and the API together: 5 at once, one
         // more every 12 s, so never more than 10 in any minute (API.md).
         let limits = Limits {
-            sign_in: SharedLimit::new(&trusted, SIGN_IN_EVERY, SIGN_IN_BURST)?,
-            totp: ratelimit::limit(&trusted, Face::Page, every, 10)?,
-            form: ratelimit::limit(&trusted, Face::Page, Duration::from_secs(12), 5)?,
-            captcha: ratelimit::limit(&trusted, Face::Page, every, 10)?,
+            sign_in: limit("sign-in", SIGN_IN_EVERY, SIGN_IN_BURST)?,
+            totp: limit("totp", every, 10)?,
+            form: limit("form", Duration::from_secs(12), 5)?,
+            captcha: limit("captcha", every, 10)?,
         };
-        let new_session_limit = SharedLimit::new(&trusted, NEW_SESSION_EVERY, NEW_SESSION_BURST)?;
-        ratelimit::spawn_pruner(
-            vec![
-                limits.form.clone(),
-                limits.captcha.clone(),
-                limits.totp.clone(),
-            ],
-            vec![limits.sign_in.clone(), new_session_limit.clone()],
-        );
+        let new_session_limit = limit("new-session", NEW_SESSION_EVERY, NEW_SESSION_BURST)?;
+        ratelimit::spawn_pruner(vec![
+            limits.sign_in.clone(),
+            limits.totp.clone(),
+            limits.form.clone(),
+            limits.captcha.clone(),
+            new_session_limit.clone(),
+        ]);
         spawn_cleanup(state.clone());
         if !state.senders.is_empty() {
             crate::notify::spawn(state.clone(), state.senders.clone());

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::{self, KeyOrigin};
 use crate::ratelimit::UserLimits;
+use crate::ratelimit::shared::Redis;
 use crate::spam::phone::PhoneChecker;
 use vault_core::Vault;
 
@@ -17,6 +18,9 @@ pub struct AppState {
     pub phone: PhoneChecker,
     /// Per-user limits of API calls and CSV imports.
     pub limits: UserLimits,
+    /// Where every limit is counted when `REDIS_URL` is set (the per-address limits of
+    /// `startup.rs` too), so that all instances share them.
+    pub redis: Option<std::sync::Arc<Redis>>,
     /// The channels that tell admins of new messages (`notify/`).
     pub senders: std::sync::Arc<crate::notify::Senders>,
 }
@@ -36,6 +40,10 @@ impl AppState {
         crate::ops::create_data_dir(&settings.data_dir)?;
         let (keys, origin) = keys::load_or_generate(&settings.keys, &settings.data_dir)?;
         let senders = crate::notify::Senders::from_settings(&settings)?;
+        let redis = match &settings.redis_url {
+            Some(url) => Some(std::sync::Arc::new(Redis::new(url, &keys.secret_key)?)),
+            None => None,
+        };
         let mut vault = Vault::open(
             &settings.database_url,
             keys,
@@ -49,13 +57,18 @@ impl AppState {
             settings.numverify_api_key.clone(),
             &settings.default_country,
         )?;
-        let limits = UserLimits::new(settings.api_rate_per_second, settings.import_burst);
+        let limits = UserLimits::new(
+            settings.api_rate_per_second,
+            settings.import_burst,
+            redis.clone(),
+        )?;
         vault.notify = senders.plan(&settings);
         let state = AppState {
             vault,
             settings,
             phone,
             limits,
+            redis,
             senders: std::sync::Arc::new(senders),
         };
         Ok((state, origin))

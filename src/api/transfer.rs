@@ -113,7 +113,7 @@ pub async fn import_csv(
     caller: ApiUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.import(caller.user.id)?;
+    state.limits.import(caller.user.id).await?;
     let data = read_upload(&req, payload, MAX_IMPORT_BYTES, None).await?;
     let imported = book_csv::import(&state, &caller.user, &data).await;
     csv_answer(imported)
@@ -260,7 +260,7 @@ pub async fn import_vcard(
     caller: ApiUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.import(caller.user.id)?;
+    state.limits.import(caller.user.id).await?;
     let data = read_upload(&req, payload, MAX_IMPORT_BYTES, None).await?;
     let rejected = |error: String, errors: Vec<CardError>| {
         HttpResponse::BadRequest().json(CardsRejected {

@@ -123,7 +123,7 @@ impl FromRequest for ApiUser {
                 .map_err(AppError::from)?
                 .ok_or_else(unauthorized)?;
             // Every authenticated API call counts against its user's limit.
-            state.limits.api_call(user.id)?;
+            state.limits.api_call(user.id).await?;
             Ok(ApiUser { user, token_hash })
         })
     }

@@ -145,7 +145,7 @@ async fn sign_in(
     match app_passwords::sign_in(state, username, secret).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => {
-            if let Err(limited) = limit.charge_failure(req) {
+            if let Err(limited) = limit.charge_failure(req).await {
                 return Err(Box::new(actix_web::ResponseError::error_response(&limited)));
             }
             let _ = app_passwords::record_failure(state, username).await;

@@ -51,6 +51,19 @@ pub async fn spawn_app_in(dir: TempDir) -> TestApp {
     spawn_app_on(dir, |_| {}).await
 }
 
+/// A second instance of the app on `first`'s data directory (the same database and keys), as
+/// a deployment runs several behind one proxy.
+pub async fn spawn_app_beside(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = first.dir.path().to_path_buf();
+    let database_url = first.state.settings.database_url.clone();
+    spawn_app_on(tempfile::tempdir().expect("temp dir"), move |s| {
+        s.data_dir = data_dir;
+        s.database_url = database_url;
+        configure(s);
+    })
+    .await
+}
+
 async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> TestApp {
     static LOGS: OnceLock<()> = OnceLock::new();
     LOGS.get_or_init(|| {

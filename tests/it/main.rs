@@ -33,6 +33,7 @@ mod openapi;
 mod ops;
 mod public_form;
 mod ratelimit;
+mod redis_limits;
 mod regressions;
 mod sessions;
 mod setup;

@@ -75,7 +75,7 @@ pub async fn import(
         }
         Err(other) => return Err(other),
     };
-    state.limits.import(user.id)?;
+    state.limits.import(user.id).await?;
     let vcard = is_vcard(&data);
     let imported = if vcard {
         cards::import(&state, &user, &data).await
