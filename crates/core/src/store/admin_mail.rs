@@ -6,7 +6,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 /// The user's sealed address (if any) and whether they want mail.
 pub async fn choice(db: &SqlitePool, user_id: i64) -> sqlx::Result<(Option<String>, bool)> {
     let row: Option<(Option<String>, bool)> =
-        sqlx::query_as("SELECT notify_email, notify_mail FROM users WHERE id = ?")
+        sqlx::query_as("SELECT notify_email, notify_mail FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(db)
             .await?;
@@ -20,7 +20,7 @@ pub async fn set_choice(
     sealed: Option<&str>,
     mail: bool,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET notify_email = ?, notify_mail = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET notify_email = $1, notify_mail = $2 WHERE id = $3")
         .bind(sealed)
         .bind(mail)
         .bind(user_id)

@@ -15,7 +15,7 @@ pub struct AppPasswordRow {
 pub async fn list_for_user(db: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<AppPasswordRow>> {
     sqlx::query_as(
         "SELECT id, name, created, last_used FROM app_passwords
-         WHERE user_id = ? ORDER BY created DESC, id",
+         WHERE user_id = $1 ORDER BY created DESC, id",
     )
     .bind(user_id)
     .fetch_all(db)
@@ -23,7 +23,7 @@ pub async fn list_for_user(db: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<Ap
 }
 
 pub async fn count_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE user_id = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(db)
         .await
@@ -39,7 +39,7 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO app_passwords (id, user_id, name, secret_hash, created)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(user_id)
@@ -53,7 +53,7 @@ pub async fn insert(
 
 /// Revokes one of the user's app passwords; false when there is none (or not theirs).
 pub async fn delete(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM app_passwords WHERE id = ? AND user_id = ?")
+    let result = sqlx::query("DELETE FROM app_passwords WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(db)
@@ -62,7 +62,7 @@ pub async fn delete(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::
 }
 
 pub async fn delete_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM app_passwords WHERE user_id = ?")
+    sqlx::query("DELETE FROM app_passwords WHERE user_id = $1")
         .bind(user_id)
         .execute(db)
         .await?;
@@ -75,15 +75,17 @@ pub async fn find(
     user_id: i64,
     secret_hash: &str,
 ) -> sqlx::Result<Option<(String, Option<i64>)>> {
-    sqlx::query_as("SELECT id, last_used FROM app_passwords WHERE user_id = ? AND secret_hash = ?")
-        .bind(user_id)
-        .bind(secret_hash)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, last_used FROM app_passwords WHERE user_id = $1 AND secret_hash = $2",
+    )
+    .bind(user_id)
+    .bind(secret_hash)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn touch(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE app_passwords SET last_used = ? WHERE id = ?")
+    sqlx::query("UPDATE app_passwords SET last_used = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(db)

@@ -30,7 +30,7 @@ pub async fn next_id(db: &mut SqliteConnection) -> sqlx::Result<i64> {
 pub async fn insert(db: &mut SqliteConnection, row: &AuditRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, ts, user_id, username, action, detail, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(row.id)
     .bind(row.ts)
@@ -54,7 +54,7 @@ pub async fn page(
 ) -> sqlx::Result<(Vec<AuditRow>, i64)> {
     let rows = sqlx::query_as(
         "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log
-         WHERE (?1 IS NULL OR user_id = ?1) ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+         WHERE ($1 IS NULL OR user_id = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
     )
     .bind(user_id)
     .bind(limit)
@@ -62,7 +62,7 @@ pub async fn page(
     .fetch_all(db)
     .await?;
     let total =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE (?1 IS NULL OR user_id = ?1)")
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE ($1 IS NULL OR user_id = $1)")
             .bind(user_id)
             .fetch_one(db)
             .await?;

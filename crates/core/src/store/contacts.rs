@@ -118,9 +118,9 @@ pub enum UpdateOutcome {
 /// Rewrites every column of the owner's contact `row.id`.
 pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<UpdateOutcome> {
     let result = sqlx::query(
-        "UPDATE contacts SET name = ?, phone = ?, email = ?, address = ?, company = ?, notes = ?, tags = ?,
-                             summary = ?, favorite = ?, dup_key = ?, updated = ?, card = ?
-         WHERE id = ? AND owner_id = ?",
+        "UPDATE contacts SET name = $1, phone = $2, email = $3, address = $4, company = $5, notes = $6, tags = $7,
+                             summary = $8, favorite = $9, dup_key = $10, updated = $11, card = $12
+         WHERE id = $13 AND owner_id = $14",
     )
     .bind(&row.sealed.name)
     .bind(&row.sealed.phone)
@@ -152,7 +152,7 @@ pub async fn find(
     id: &str,
 ) -> sqlx::Result<Option<SealedContact>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SHOWN} FROM contacts WHERE id = ? AND owner_id = ?"
+        "SELECT {SHOWN} FROM contacts WHERE id = $1 AND owner_id = $2"
     )))
     .bind(id)
     .bind(owner_id)
@@ -161,7 +161,7 @@ pub async fn find(
 }
 
 pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM contacts WHERE id = ? AND owner_id = ?")
+    let r = sqlx::query("DELETE FROM contacts WHERE id = $1 AND owner_id = $2")
         .bind(id)
         .bind(owner_id)
         .execute(db)
@@ -179,7 +179,7 @@ pub async fn summaries_after(
 ) -> sqlx::Result<Vec<SummaryRow>> {
     sqlx::query_as(
         "SELECT id, summary, address, notes, favorite, created, updated, rowid AS seq \
-         FROM contacts WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+         FROM contacts WHERE owner_id = $1 AND rowid > $2 ORDER BY rowid LIMIT $3",
     )
     .bind(owner_id)
     .bind(after)
@@ -193,7 +193,7 @@ pub async fn id_by_dup_key(
     owner_id: i64,
     dup_key: &str,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = ? AND dup_key = ?")
+    sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = $1 AND dup_key = $2")
         .bind(owner_id)
         .bind(dup_key)
         .fetch_optional(db)
@@ -214,7 +214,7 @@ pub async fn batch_after(
         row: SealedContact,
     }
     let rows: Vec<WithRowid> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT rowid, {SHOWN} FROM contacts WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+        "SELECT rowid, {SHOWN} FROM contacts WHERE owner_id = $1 AND rowid > $2 ORDER BY rowid LIMIT $3"
     )))
     .bind(owner_id)
     .bind(after_rowid)
@@ -231,7 +231,7 @@ pub async fn card(
     owner_id: i64,
     id: &str,
 ) -> sqlx::Result<Option<Option<String>>> {
-    sqlx::query_scalar("SELECT card FROM contacts WHERE id = ? AND owner_id = ?")
+    sqlx::query_scalar("SELECT card FROM contacts WHERE id = $1 AND owner_id = $2")
         .bind(id)
         .bind(owner_id)
         .fetch_optional(db)
@@ -254,7 +254,7 @@ pub async fn card_batch_after(
     }
     let rows: Vec<WithCard> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT rowid, {SHOWN}, card FROM contacts
-         WHERE owner_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+         WHERE owner_id = $1 AND rowid > $2 ORDER BY rowid LIMIT $3"
     )))
     .bind(owner_id)
     .bind(after_rowid)
@@ -268,7 +268,7 @@ pub async fn card_batch_after(
 /// process knows when its cached directory is stale.
 pub async fn bump_version(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "UPDATE users SET data_version = data_version + 1 WHERE id = ? RETURNING data_version",
+        "UPDATE users SET data_version = data_version + 1 WHERE id = $1 RETURNING data_version",
     )
     .bind(owner_id)
     .fetch_one(db)
@@ -277,7 +277,7 @@ pub async fn bump_version(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Res
 
 /// The book's version, inside a transaction (with the batches of [`summaries_after`]).
 pub async fn version_in(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT data_version FROM users WHERE id = ?")
+    sqlx::query_scalar("SELECT data_version FROM users WHERE id = $1")
         .bind(owner_id)
         .fetch_optional(db)
         .await
@@ -285,7 +285,7 @@ pub async fn version_in(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Resul
 }
 
 pub async fn version(db: &SqlitePool, owner_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT data_version FROM users WHERE id = ?")
+    sqlx::query_scalar("SELECT data_version FROM users WHERE id = $1")
         .bind(owner_id)
         .fetch_optional(db)
         .await
@@ -299,7 +299,7 @@ pub async fn mark_legacy_imported(
     legacy_id: &str,
 ) -> sqlx::Result<bool> {
     let r = sqlx::query(
-        "INSERT INTO legacy_imports (kind, legacy_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO legacy_imports (kind, legacy_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(kind)
     .bind(legacy_id)

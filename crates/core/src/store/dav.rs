@@ -46,7 +46,7 @@ pub async fn find(
 ) -> sqlx::Result<Option<DavRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SHOWN}, card, changed_version FROM contacts
-         WHERE owner_id = ? AND (dav_key = ? OR (dav_key IS NULL AND id = ?))"
+         WHERE owner_id = $1 AND (dav_key = $2 OR (dav_key IS NULL AND id = $3))"
     )))
     .bind(owner_id)
     .bind(dav_key)
@@ -63,7 +63,7 @@ pub async fn members(
 ) -> sqlx::Result<Vec<Member>> {
     sqlx::query_as(
         "SELECT id, dav_name, changed_version FROM contacts
-         WHERE owner_id = ? AND changed_version > ? ORDER BY rowid",
+         WHERE owner_id = $1 AND changed_version > $2 ORDER BY rowid",
     )
     .bind(owner_id)
     .bind(changed_after)
@@ -79,7 +79,7 @@ pub async fn deleted_since(
 ) -> sqlx::Result<Vec<Tombstone>> {
     sqlx::query_as(
         "SELECT contact_id, dav_name FROM dav_tombstones t
-         WHERE t.owner_id = ? AND t.version > ?
+         WHERE t.owner_id = $1 AND t.version > $2
            AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = t.owner_id
                            AND (c.dav_key = t.dav_key OR c.id = t.contact_id))
          GROUP BY contact_id ORDER BY MIN(rowid)",
@@ -99,7 +99,7 @@ pub async fn set_name(
     sealed_name: &str,
     dav_key: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE contacts SET dav_name = ?, dav_key = ? WHERE id = ? AND owner_id = ?")
+    sqlx::query("UPDATE contacts SET dav_name = $1, dav_key = $2 WHERE id = $3 AND owner_id = $4")
         .bind(sealed_name)
         .bind(dav_key)
         .bind(id)
@@ -112,7 +112,7 @@ pub async fn set_name(
 /// The owner's book version (the sync token) and the newest version whose tombstones were
 /// purged (tokens below it are no longer answered).
 pub async fn sync_state(db: &SqlitePool, owner_id: i64) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as("SELECT data_version, dav_purged_version FROM users WHERE id = ?")
+    sqlx::query_as("SELECT data_version, dav_purged_version FROM users WHERE id = $1")
         .bind(owner_id)
         .fetch_optional(db)
         .await
@@ -126,7 +126,7 @@ pub async fn purge_tombstones(db: &SqlitePool, before: i64) -> DbResult<u64> {
     // Nearly always there is nothing to purge: look first, so that the write lock is taken
     // (and held across the two statements) only when there is.
     let due: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dav_tombstones WHERE deleted_at < ?)")
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dav_tombstones WHERE deleted_at < $1)")
             .bind(before)
             .fetch_one(db)
             .await?;
@@ -137,13 +137,13 @@ pub async fn purge_tombstones(db: &SqlitePool, before: i64) -> DbResult<u64> {
     sqlx::query(
         "UPDATE users SET dav_purged_version = MAX(dav_purged_version,
              (SELECT MAX(version) FROM dav_tombstones t WHERE t.owner_id = users.id
-                AND t.deleted_at < ?1))
-         WHERE id IN (SELECT owner_id FROM dav_tombstones WHERE deleted_at < ?1)",
+                AND t.deleted_at < $1))
+         WHERE id IN (SELECT owner_id FROM dav_tombstones WHERE deleted_at < $1)",
     )
     .bind(before)
     .execute(&mut *tx)
     .await?;
-    let deleted = sqlx::query("DELETE FROM dav_tombstones WHERE deleted_at < ?")
+    let deleted = sqlx::query("DELETE FROM dav_tombstones WHERE deleted_at < $1")
         .bind(before)
         .execute(&mut *tx)
         .await?
@@ -154,7 +154,7 @@ pub async fn purge_tombstones(db: &SqlitePool, before: i64) -> DbResult<u64> {
 
 /// The sealed name the owner gave their address book, if any.
 pub async fn book_name(db: &SqlitePool, owner_id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT book_name FROM users WHERE id = ?")
+    sqlx::query_scalar("SELECT book_name FROM users WHERE id = $1")
         .bind(owner_id)
         .fetch_optional(db)
         .await
@@ -167,7 +167,7 @@ pub async fn set_book_name(
     owner_id: i64,
     sealed: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET book_name = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET book_name = $1 WHERE id = $2")
         .bind(sealed)
         .bind(owner_id)
         .execute(db)

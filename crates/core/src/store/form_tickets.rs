@@ -21,7 +21,7 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO form_tickets (id, started, answer, answer_expires, expires)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(id)
     .bind(started)
@@ -34,7 +34,7 @@ pub async fn insert(
 }
 
 pub async fn delete(db: &mut SqliteConnection, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM form_tickets WHERE id = ?")
+    sqlx::query("DELETE FROM form_tickets WHERE id = $1")
         .bind(id)
         .execute(db)
         .await?;
@@ -50,7 +50,7 @@ pub async fn set_answer(
     now: i64,
 ) -> sqlx::Result<bool> {
     let r = sqlx::query(
-        "UPDATE form_tickets SET answer = ?, answer_expires = ? WHERE id = ? AND expires > ?",
+        "UPDATE form_tickets SET answer = $1, answer_expires = $2 WHERE id = $3 AND expires > $4",
     )
     .bind(answer)
     .bind(answer_expires)
@@ -65,7 +65,7 @@ pub async fn set_answer(
 pub async fn pending_answer(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
         "SELECT answer FROM form_tickets
-         WHERE id = ? AND answer IS NOT NULL AND answer_expires > ? AND expires > ?",
+         WHERE id = $1 AND answer IS NOT NULL AND answer_expires > $2 AND expires > $3",
     )
     .bind(id)
     .bind(now)
@@ -77,7 +77,7 @@ pub async fn pending_answer(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result
 /// Takes the ticket: one statement, so only one of several concurrent claims gets the row.
 pub async fn claim(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<Option<Claimed>> {
     sqlx::query_as(
-        "DELETE FROM form_tickets WHERE id = ? AND expires > ?
+        "DELETE FROM form_tickets WHERE id = $1 AND expires > $2
          RETURNING started, answer, answer_expires",
     )
     .bind(id)
@@ -87,7 +87,7 @@ pub async fn claim(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<Option<C
 }
 
 pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
-    let r = sqlx::query("DELETE FROM form_tickets WHERE expires <= ?")
+    let r = sqlx::query("DELETE FROM form_tickets WHERE expires <= $1")
         .bind(now)
         .execute(db)
         .await?;

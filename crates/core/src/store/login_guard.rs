@@ -15,7 +15,7 @@ pub async fn failures(
     username: &str,
 ) -> sqlx::Result<Option<FailureRow>> {
     sqlx::query_as(
-        "SELECT failures, locked_until, last_failure FROM login_failures WHERE username = ?",
+        "SELECT failures, locked_until, last_failure FROM login_failures WHERE username = $1",
     )
     .bind(username)
     .fetch_optional(db)
@@ -29,9 +29,9 @@ pub async fn set_failures(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO login_failures (username, failures, locked_until, last_failure)
-         VALUES (?1, ?2, ?3, ?4)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (username) DO UPDATE
-             SET failures = ?2, locked_until = ?3, last_failure = ?4",
+             SET failures = $2, locked_until = $3, last_failure = $4",
     )
     .bind(username)
     .bind(row.failures)
@@ -43,7 +43,7 @@ pub async fn set_failures(
 }
 
 pub async fn clear_failures(db: &mut SqliteConnection, username: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE username = ?")
+    sqlx::query("DELETE FROM login_failures WHERE username = $1")
         .bind(username)
         .execute(db)
         .await?;
@@ -52,7 +52,7 @@ pub async fn clear_failures(db: &mut SqliteConnection, username: &str) -> sqlx::
 
 /// Forgets counters whose last failure is older than `before`.
 pub async fn purge_failures(db: &SqlitePool, before: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM login_failures WHERE last_failure < ? AND (locked_until IS NULL OR locked_until < ?)")
+    let result = sqlx::query("DELETE FROM login_failures WHERE last_failure < $1 AND (locked_until IS NULL OR locked_until < $2)")
         .bind(before)
         .bind(before)
         .execute(db)
@@ -68,7 +68,7 @@ pub async fn insert_device(
     expires: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO known_devices (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)
+        "INSERT INTO known_devices (token_hash, user_id, created, expires) VALUES ($1, $2, $3, $4)
          ON CONFLICT (token_hash) DO UPDATE SET failures = 0, expires = excluded.expires",
     )
     .bind(token_hash)
@@ -88,7 +88,7 @@ pub async fn device_failures(
     now: i64,
 ) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
-        "SELECT failures FROM known_devices WHERE token_hash = ? AND user_id = ? AND expires > ?",
+        "SELECT failures FROM known_devices WHERE token_hash = $1 AND user_id = $2 AND expires > $3",
     )
     .bind(token_hash)
     .bind(user_id)
@@ -102,7 +102,7 @@ pub async fn set_device_failures(
     token_hash: &str,
     failures: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE known_devices SET failures = ? WHERE token_hash = ?")
+    sqlx::query("UPDATE known_devices SET failures = $1 WHERE token_hash = $2")
         .bind(failures)
         .bind(token_hash)
         .execute(db)
@@ -111,7 +111,7 @@ pub async fn set_device_failures(
 }
 
 pub async fn delete_device(db: &mut SqliteConnection, token_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM known_devices WHERE token_hash = ?")
+    sqlx::query("DELETE FROM known_devices WHERE token_hash = $1")
         .bind(token_hash)
         .execute(db)
         .await?;
@@ -119,7 +119,7 @@ pub async fn delete_device(db: &mut SqliteConnection, token_hash: &str) -> sqlx:
 }
 
 pub async fn delete_devices_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM known_devices WHERE user_id = ?")
+    sqlx::query("DELETE FROM known_devices WHERE user_id = $1")
         .bind(user_id)
         .execute(db)
         .await?;
@@ -127,7 +127,7 @@ pub async fn delete_devices_for_user(db: &mut SqliteConnection, user_id: i64) ->
 }
 
 pub async fn purge_devices(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM known_devices WHERE expires <= ?")
+    let result = sqlx::query("DELETE FROM known_devices WHERE expires <= $1")
         .bind(now)
         .execute(db)
         .await?;

@@ -18,7 +18,7 @@ pub struct OutboxRow {
 /// Adds one message to the channel's pending notification, if there is one. False if not.
 pub async fn gather(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE notify_outbox SET messages = messages + 1 WHERE channel = ? AND status = 'pending'",
+        "UPDATE notify_outbox SET messages = messages + 1 WHERE channel = $1 AND status = 'pending'",
     )
     .bind(channel)
     .execute(db)
@@ -28,7 +28,7 @@ pub async fn gather(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<bo
 
 /// When the channel last sent a notification.
 pub async fn last_sent(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MAX(sent) FROM notify_outbox WHERE channel = ? AND status = 'sent'")
+    sqlx::query_scalar("SELECT MAX(sent) FROM notify_outbox WHERE channel = $1 AND status = 'sent'")
         .bind(channel)
         .fetch_one(db)
         .await
@@ -41,12 +41,14 @@ pub async fn insert(
     now: i64,
     due: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO notify_outbox (channel, messages, created, due) VALUES (?, 1, ?, ?)")
-        .bind(channel)
-        .bind(now)
-        .bind(due)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO notify_outbox (channel, messages, created, due) VALUES ($1, 1, $2, $3)",
+    )
+    .bind(channel)
+    .bind(now)
+    .bind(due)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -54,7 +56,7 @@ pub async fn insert(
 pub async fn due(db: &SqlitePool, now: i64, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
         "SELECT id, channel, messages, created, due, attempts, status, last_error, sent \
-         FROM notify_outbox WHERE status = 'pending' AND due <= ? ORDER BY due, id LIMIT ?",
+         FROM notify_outbox WHERE status = 'pending' AND due <= $1 ORDER BY due, id LIMIT $2",
     )
     .bind(now)
     .bind(limit)
@@ -66,7 +68,7 @@ pub async fn due(db: &SqlitePool, now: i64, limit: i64) -> sqlx::Result<Vec<Outb
 /// that moved its `due` from what it read.
 pub async fn claim(db: &SqlitePool, row: &OutboxRow, until: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE notify_outbox SET due = ? WHERE id = ? AND status = 'pending' AND due = ?",
+        "UPDATE notify_outbox SET due = $1 WHERE id = $2 AND status = 'pending' AND due = $3",
     )
     .bind(until)
     .bind(row.id)
@@ -85,8 +87,8 @@ pub async fn mark_sent(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE notify_outbox SET status = 'sent', sent = ?, attempts = attempts + 1, \
-         last_error = NULL WHERE id = ? AND messages = ?",
+        "UPDATE notify_outbox SET status = 'sent', sent = $1, attempts = attempts + 1, \
+         last_error = NULL WHERE id = $2 AND messages = $3",
     )
     .bind(now)
     .bind(id)
@@ -107,7 +109,7 @@ pub async fn split_sent(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO notify_outbox (channel, messages, created, due, attempts, status, sent) \
-         SELECT channel, ?, created, due, attempts + 1, 'sent', ? FROM notify_outbox WHERE id = ?",
+         SELECT channel, $1, created, due, attempts + 1, 'sent', $2 FROM notify_outbox WHERE id = $3",
     )
     .bind(told)
     .bind(now)
@@ -115,8 +117,8 @@ pub async fn split_sent(
     .execute(&mut *db)
     .await?;
     sqlx::query(
-        "UPDATE notify_outbox SET messages = messages - ?, due = ?, attempts = 0, \
-         last_error = NULL WHERE id = ?",
+        "UPDATE notify_outbox SET messages = messages - $1, due = $2, attempts = 0, \
+         last_error = NULL WHERE id = $3",
     )
     .bind(told)
     .bind(due)
@@ -135,8 +137,8 @@ pub async fn mark_failed_attempt(
     give_up: bool,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due = ?, \
-         status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?",
+        "UPDATE notify_outbox SET attempts = attempts + 1, last_error = $1, due = $2, \
+         status = CASE WHEN $3 THEN 'failed' ELSE status END WHERE id = $4",
     )
     .bind(error)
     .bind(retry_at)
@@ -151,7 +153,7 @@ pub async fn mark_failed_attempt(
 pub async fn recent(db: &SqlitePool, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
         "SELECT id, channel, messages, created, due, attempts, status, last_error, sent \
-         FROM notify_outbox ORDER BY id DESC LIMIT ?",
+         FROM notify_outbox ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
@@ -161,11 +163,12 @@ pub async fn recent(db: &SqlitePool, limit: i64) -> sqlx::Result<Vec<OutboxRow>>
 /// Deletes sent and failed notifications queued before `before` (pending ones stay); returns
 /// how many went.
 pub async fn purge_done(db: &SqlitePool, before: i64) -> sqlx::Result<u64> {
-    let done =
-        sqlx::query("DELETE FROM notify_outbox WHERE status IN ('sent', 'failed') AND created < ?")
-            .bind(before)
-            .execute(db)
-            .await?;
+    let done = sqlx::query(
+        "DELETE FROM notify_outbox WHERE status IN ('sent', 'failed') AND created < $1",
+    )
+    .bind(before)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
 

@@ -47,7 +47,7 @@ pub async fn batch(
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, Vec<Option<String>>)>> {
     let sql = format!(
-        "SELECT rowid, {} FROM {} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+        "SELECT rowid, {} FROM {} WHERE rowid > $1 ORDER BY rowid LIMIT $2",
         t.columns.join(", "),
         t.table
     );
@@ -72,8 +72,15 @@ pub async fn update(
     rowid: i64,
     values: &[Option<String>],
 ) -> sqlx::Result<()> {
-    let sets: Vec<String> = t.columns.iter().map(|c| format!("{c} = ?")).collect();
-    let sql = format!("UPDATE {} SET {} WHERE rowid = ?", t.table, sets.join(", "));
+    let sets: Vec<String> = (t.columns.iter().zip(1..))
+        .map(|(c, i)| format!("{c} = ${i}"))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {} WHERE rowid = ${}",
+        t.table,
+        sets.join(", "),
+        t.columns.len() + 1
+    );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for v in values {
         q = q.bind(v.clone());

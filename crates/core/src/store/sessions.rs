@@ -11,7 +11,7 @@ pub struct SessionRow {
 }
 
 pub async fn load(db: &SqlitePool, key_hash: &str) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as("SELECT state, created, expires FROM sessions WHERE key_hash = ?")
+    sqlx::query_as("SELECT state, created, expires FROM sessions WHERE key_hash = $1")
         .bind(key_hash)
         .fetch_optional(db)
         .await
@@ -44,7 +44,7 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sessions (key_hash, user_id, sid, user_agent, state, created, expires)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(key_hash)
     .bind(labels.user_id)
@@ -67,8 +67,8 @@ pub async fn update(
     expires: i64,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE sessions SET state = ?, user_id = ?, sid = ?, user_agent = ?, expires = ?
-         WHERE key_hash = ?",
+        "UPDATE sessions SET state = $1, user_id = $2, sid = $3, user_agent = $4, expires = $5
+         WHERE key_hash = $6",
     )
     .bind(state)
     .bind(labels.user_id)
@@ -82,7 +82,7 @@ pub async fn update(
 }
 
 pub async fn touch(db: &SqlitePool, key_hash: &str, expires: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET expires = ? WHERE key_hash = ?")
+    sqlx::query("UPDATE sessions SET expires = $1 WHERE key_hash = $2")
         .bind(expires)
         .bind(key_hash)
         .execute(db)
@@ -91,7 +91,7 @@ pub async fn touch(db: &SqlitePool, key_hash: &str, expires: i64) -> sqlx::Resul
 }
 
 pub async fn delete(db: &SqlitePool, key_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE key_hash = ?")
+    sqlx::query("DELETE FROM sessions WHERE key_hash = $1")
         .bind(key_hash)
         .execute(db)
         .await?;
@@ -104,7 +104,7 @@ pub async fn delete_for_user(
     user_id: i64,
     keep_key_hash: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND key_hash IS NOT ?")
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND key_hash IS NOT $2")
         .bind(user_id)
         .bind(keep_key_hash)
         .execute(db)
@@ -120,7 +120,7 @@ pub async fn list_for_user(
 ) -> sqlx::Result<Vec<SessionInfo>> {
     sqlx::query_as(
         "SELECT sid, user_agent, created, expires FROM sessions
-         WHERE user_id = ? AND sid IS NOT NULL AND expires > ? ORDER BY created DESC",
+         WHERE user_id = $1 AND sid IS NOT NULL AND expires > $2 ORDER BY created DESC",
     )
     .bind(user_id)
     .bind(now)
@@ -134,7 +134,7 @@ pub async fn delete_by_sid(
     user_id: i64,
     sid: &str,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND sid = ?")
+    let result = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND sid = $2")
         .bind(user_id)
         .bind(sid)
         .execute(db)
@@ -143,7 +143,7 @@ pub async fn delete_by_sid(
 }
 
 pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM sessions WHERE expires <= ?")
+    let result = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
         .bind(now)
         .execute(db)
         .await?;

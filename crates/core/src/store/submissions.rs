@@ -40,7 +40,7 @@ pub async fn insert(db: &mut SqliteConnection, row: &SubmissionRow) -> sqlx::Res
     sqlx::query(
         "INSERT INTO submissions (id, name, email, phone, message, preferred_time, preferred_date, status,
                                   verification, line_type, carrier, country, repeat_key, contact_id, created, updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, NULL, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'new', $8, $9, $10, $11, $12, NULL, $13, $14)",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -69,7 +69,7 @@ pub async fn page(
     offset: i64,
 ) -> sqlx::Result<(Vec<SubmissionRow>, i64)> {
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE (?1 IS NULL OR s.status = ?1) ORDER BY s.created DESC, s.rowid DESC LIMIT ?2 OFFSET ?3"
+        "{SELECT} WHERE ($1 IS NULL OR s.status = $1) ORDER BY s.created DESC, s.rowid DESC LIMIT $2 OFFSET $3"
     )))
     .bind(status)
     .bind(limit)
@@ -77,7 +77,7 @@ pub async fn page(
     .fetch_all(db)
     .await?;
     let total =
-        sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE (?1 IS NULL OR status = ?1)")
+        sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE ($1 IS NULL OR status = $1)")
             .bind(status)
             .fetch_one(db)
             .await?;
@@ -92,7 +92,7 @@ pub async fn counts(db: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
 }
 
 pub async fn find(db: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<SubmissionRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.id = ?")))
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.id = $1")))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -104,7 +104,7 @@ pub async fn set_status(
     status: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE submissions SET status = ?, updated = ? WHERE id = ?")
+    let r = sqlx::query("UPDATE submissions SET status = $1, updated = $2 WHERE id = $3")
         .bind(status)
         .bind(now)
         .bind(id)
@@ -119,7 +119,7 @@ pub async fn set_contact(
     contact_id: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE submissions SET contact_id = ?, updated = ? WHERE id = ?")
+    let r = sqlx::query("UPDATE submissions SET contact_id = $1, updated = $2 WHERE id = $3")
         .bind(contact_id)
         .bind(now)
         .bind(id)
@@ -129,7 +129,7 @@ pub async fn set_contact(
 }
 
 pub async fn delete(db: &mut SqliteConnection, id: &str) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM submissions WHERE id = ?")
+    let r = sqlx::query("DELETE FROM submissions WHERE id = $1")
         .bind(id)
         .execute(db)
         .await?;
@@ -144,7 +144,7 @@ pub async fn add_note(
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO submission_notes (submission_id, author, body, created) VALUES (?, ?, ?, ?)",
+        "INSERT INTO submission_notes (submission_id, author, body, created) VALUES ($1, $2, $3, $4)",
     )
     .bind(submission_id)
     .bind(author)
@@ -152,7 +152,7 @@ pub async fn add_note(
     .bind(now)
     .execute(&mut *db)
     .await?;
-    sqlx::query("UPDATE submissions SET updated = ? WHERE id = ?")
+    sqlx::query("UPDATE submissions SET updated = $1 WHERE id = $2")
         .bind(now)
         .bind(submission_id)
         .execute(db)
@@ -162,7 +162,7 @@ pub async fn add_note(
 
 pub async fn notes(db: &SqlitePool, submission_id: &str) -> sqlx::Result<Vec<NoteRow>> {
     sqlx::query_as(
-        "SELECT author, body, created FROM submission_notes WHERE submission_id = ? ORDER BY id",
+        "SELECT author, body, created FROM submission_notes WHERE submission_id = $1 ORDER BY id",
     )
     .bind(submission_id)
     .fetch_all(db)

@@ -20,8 +20,8 @@ pub async fn list_for_user(
     now: i64,
 ) -> sqlx::Result<Vec<TokenInfo>> {
     sqlx::query_as(
-        "SELECT substr(token_hash, 1, ?) AS id, created, expires FROM api_tokens
-         WHERE user_id = ? AND expires > ? ORDER BY created DESC",
+        "SELECT substr(token_hash, 1, $1) AS id, created, expires FROM api_tokens
+         WHERE user_id = $2 AND expires > $3 ORDER BY created DESC",
     )
     .bind(ID_LEN)
     .bind(user_id)
@@ -36,7 +36,7 @@ pub async fn delete_by_id(db: &mut SqliteConnection, user_id: i64, id: &str) -> 
         return Ok(false);
     }
     let result =
-        sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND substr(token_hash, 1, ?) = ?")
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND substr(token_hash, 1, $2) = $3")
             .bind(user_id)
             .bind(ID_LEN)
             .bind(id)
@@ -53,7 +53,7 @@ pub async fn insert(
     expires: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)",
+        "INSERT INTO api_tokens (token_hash, user_id, created, expires) VALUES ($1, $2, $3, $4)",
     )
     .bind(token_hash)
     .bind(user_id)
@@ -65,7 +65,7 @@ pub async fn insert(
 }
 
 pub async fn delete(db: &mut SqliteConnection, token_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM api_tokens WHERE token_hash = ?")
+    sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
         .bind(token_hash)
         .execute(db)
         .await?;
@@ -78,7 +78,7 @@ pub async fn delete_for_user(
     user_id: i64,
     keep_hash: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND token_hash IS NOT ?")
+    sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND token_hash IS NOT $2")
         .bind(user_id)
         .bind(keep_hash)
         .execute(db)
@@ -87,7 +87,7 @@ pub async fn delete_for_user(
 }
 
 pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM api_tokens WHERE expires <= ?")
+    let result = sqlx::query("DELETE FROM api_tokens WHERE expires <= $1")
         .bind(now)
         .execute(db)
         .await?;

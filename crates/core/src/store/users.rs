@@ -45,7 +45,7 @@ pub async fn find_by_username(
     username: &str,
 ) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE username = ?"
+        "SELECT {COLUMNS} FROM users WHERE username = $1"
     )))
     .bind(username)
     .fetch_optional(db)
@@ -60,7 +60,7 @@ pub async fn find_by_token(
 ) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users
-         WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = ? AND expires > ?)"
+         WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = $1 AND expires > $2)"
     )))
     .bind(token_hash)
     .bind(now)
@@ -70,7 +70,7 @@ pub async fn find_by_token(
 
 pub async fn find_by_id(db: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE id = ?"
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(db)
@@ -107,7 +107,7 @@ pub async fn create(
     now: i64,
 ) -> sqlx::Result<Option<i64>> {
     let result = sqlx::query(
-        "INSERT INTO users (username, password_hash, role, created) VALUES (?, ?, ?, ?)
+        "INSERT INTO users (username, password_hash, role, created) VALUES ($1, $2, $3, $4)
          ON CONFLICT (username) DO NOTHING",
     )
     .bind(username.as_str())
@@ -123,11 +123,11 @@ pub async fn create(
 /// Deletes the user; their contacts, tokens and app passwords go with them (foreign keys), and
 /// so do the CardDAV tombstones their contacts left.
 pub async fn delete(db: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM users WHERE id = ?")
+    let result = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *db)
         .await?;
-    sqlx::query("DELETE FROM dav_tombstones WHERE owner_id = ?")
+    sqlx::query("DELETE FROM dav_tombstones WHERE owner_id = $1")
         .bind(id)
         .execute(db)
         .await?;
@@ -135,7 +135,7 @@ pub async fn delete(db: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
 }
 
 pub async fn set_password_hash(db: &mut SqliteConnection, id: i64, hash: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(id)
         .execute(db)
@@ -150,8 +150,8 @@ pub async fn set_pending_totp(
     secret_token: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE users SET totp_secret = ?, totp_enabled = 0, totp_last_step = NULL,
-                          totp_failures = 0, totp_locked_until = NULL WHERE id = ?",
+        "UPDATE users SET totp_secret = $1, totp_enabled = 0, totp_last_step = NULL,
+                          totp_failures = 0, totp_locked_until = NULL WHERE id = $2",
     )
     .bind(secret_token)
     .bind(id)
@@ -162,7 +162,7 @@ pub async fn set_pending_totp(
 
 /// Enables the stored secret without a confirming code (headless enrolment).
 pub async fn enable_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET totp_enabled = 1 WHERE id = ? AND totp_secret IS NOT NULL")
+    sqlx::query("UPDATE users SET totp_enabled = 1 WHERE id = $1 AND totp_secret IS NOT NULL")
         .bind(id)
         .execute(db)
         .await?;
@@ -173,12 +173,12 @@ pub async fn enable_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()>
 pub async fn clear_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = NULL,
-                          totp_failures = 0, totp_locked_until = NULL WHERE id = ?",
+                          totp_failures = 0, totp_locked_until = NULL WHERE id = $1",
     )
     .bind(id)
     .execute(&mut *db)
     .await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(id)
         .execute(db)
         .await?;
@@ -194,9 +194,9 @@ pub async fn accept_totp_step(
     enable: bool,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE users SET totp_last_step = ?, totp_failures = 0, totp_locked_until = NULL,
-                          totp_enabled = CASE WHEN ? THEN 1 ELSE totp_enabled END
-         WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        "UPDATE users SET totp_last_step = $1, totp_failures = 0, totp_locked_until = NULL,
+                          totp_enabled = CASE WHEN $2 THEN 1 ELSE totp_enabled END
+         WHERE id = $3 AND (totp_last_step IS NULL OR totp_last_step < $4)",
     )
     .bind(step)
     .bind(enable)
@@ -217,13 +217,13 @@ pub async fn record_totp_failure(
     lock_seconds: i64,
 ) -> sqlx::Result<bool> {
     let failures: i64 = sqlx::query_scalar(
-        "UPDATE users SET totp_failures = totp_failures + 1 WHERE id = ? RETURNING totp_failures",
+        "UPDATE users SET totp_failures = totp_failures + 1 WHERE id = $1 RETURNING totp_failures",
     )
     .bind(id)
     .fetch_one(&mut *db)
     .await?;
     if failures >= max_failures {
-        sqlx::query("UPDATE users SET totp_failures = 0, totp_locked_until = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET totp_failures = 0, totp_locked_until = $1 WHERE id = $2")
             .bind(now + lock_seconds)
             .bind(id)
             .execute(db)
@@ -238,12 +238,12 @@ pub async fn replace_recovery_codes(
     user_id: i64,
     hashes: &[String],
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *db)
         .await?;
     for hash in hashes {
-        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)")
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(user_id)
             .bind(hash)
             .execute(&mut *db)
@@ -260,7 +260,7 @@ pub async fn use_recovery_code(
     now: i64,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
     )
     .bind(now)
     .bind(user_id)
@@ -271,7 +271,7 @@ pub async fn use_recovery_code(
 }
 
 pub async fn unused_recovery_codes(db: &SqlitePool, user_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL")
+    sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
         .bind(user_id)
         .fetch_one(db)
         .await
