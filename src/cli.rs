@@ -60,6 +60,18 @@ pub enum Command {
     /// Import an old secure_contact_book data folder (key.key, user_db.json, contact_db.json,
     /// audit_log.json): users, contacts and audit trail, all or nothing; re-runs add nothing.
     ImportLegacy { dir: PathBuf },
+    /// Move an installation from SQLite to PostgreSQL: every table into a new, empty
+    /// database, in one transaction (all or nothing), the audit chain verified on the copy
+    /// with this installation's keys (DATA_DIR's keys.env or the key variables). Stop the
+    /// servers first.
+    MigrateDb {
+        /// The database to copy (sqlite://…), opened read-only.
+        #[arg(long, value_name = "SQLITE_URL")]
+        from: String,
+        /// The database to fill (postgres://…): it must exist and hold no rows.
+        #[arg(long, value_name = "POSTGRES_URL")]
+        to: String,
+    },
     /// Notifications of new messages.
     Notify {
         #[command(subcommand)]
@@ -161,6 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: AuditCommand::Verify { head },
         } => audit_verify(head).await,
         Command::ImportLegacy { dir } => import_legacy(&dir).await,
+        Command::MigrateDb { from, to } => migrate_db(&from, &to).await,
         Command::Notify {
             command: NotifyCommand::Test,
         } => notify_test().await,
@@ -264,6 +277,20 @@ async fn audit_verify(head: Option<audit::Head>) -> anyhow::Result<()> {
         }
         Verdict::Broken { id, reason } => bail!("audit chain broken at event {id}: {reason}"),
     }
+}
+
+async fn migrate_db(from: &str, to: &str) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let (keys, _) = keys::load_or_generate(&settings.keys, &settings.data_dir)?;
+    let done = ops::migrate_db(from, to, &keys).await?;
+    for (table, rows) in &done.tables {
+        println!("{table}: {rows} rows");
+    }
+    println!(
+        "copied; audit chain ok ({} events). Set DATABASE_URL to the new database and start the servers.",
+        done.audit_events
+    );
+    Ok(())
 }
 
 async fn import_legacy(dir: &Path) -> anyhow::Result<()> {

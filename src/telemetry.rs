@@ -25,11 +25,13 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Installs the global subscriber (`RUST_LOG` filters, default `info`). Safe to call twice.
+/// Installs the global subscriber (`RUST_LOG` filters, default `info`, with PostgreSQL's
+/// notices such as "relation already exists, skipping" only from `warn`). Safe to call twice.
 /// Text lines are coloured only on a terminal, and never with `NO_COLOR` set: a container's
 /// log, a file or a pipe gets plain text.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

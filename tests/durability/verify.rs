@@ -154,8 +154,16 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
     // Contacts: every row decrypts whole (the library's own `open`) and is one of the attempts.
     let by_name: HashMap<&str, &ContactAttempt> =
         contacts.iter().map(|a| (a.sent.name.as_str(), a)).collect();
+    // The store's row types decode through sqlx's `Any` driver, as the server reads them.
+    sqlx::any::install_default_drivers();
+    let any = sqlx::AnyPool::connect(&format!(
+        "sqlite://{}?mode=ro",
+        data.join("contact-vault.db").display()
+    ))
+    .await
+    .expect("database opens through Any");
     let rows: Vec<ContactRow> = sqlx::query_as("SELECT * FROM contacts")
-        .fetch_all(&db)
+        .fetch_all(&any)
         .await
         .expect("contact rows");
     let mut contacts_in_doubt_stored = 0;
@@ -248,7 +256,7 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
         ("RECEIVE_SUBMISSION", "SELECT id FROM submissions"),
     ] {
         let audited: HashSet<String> =
-            sqlx::query_scalar::<_, String>("SELECT detail FROM audit_log WHERE action = ?")
+            sqlx::query_scalar::<_, String>("SELECT detail FROM audit_log WHERE action = $1")
                 .bind(action)
                 .fetch_all(&db)
                 .await

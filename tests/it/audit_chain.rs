@@ -8,7 +8,7 @@ use contact_vault::audit::AuditRow;
 use contact_vault::audit::{self, Verdict};
 use reqwest::Method;
 use serde_json::json;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::helpers::{TestApp, cli_command, spawn_app, spawn_app_in};
 
@@ -28,13 +28,14 @@ fn verify_cli(data_dir: &Path, db: &Path, extra: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-async fn open(db: &Path) -> SqlitePool {
-    SqlitePool::connect(&format!("sqlite://{}", db.display()))
+async fn open(db: &Path) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    AnyPool::connect(&format!("sqlite://{}", db.display()))
         .await
         .expect("database opens")
 }
 
-async fn rows(db: &SqlitePool) -> Vec<AuditRow> {
+async fn rows(db: &AnyPool) -> Vec<AuditRow> {
     sqlx::query_as(
         "SELECT id, ts, user_id, username, action, detail, prev_hash, hash FROM audit_log ORDER BY id",
     )
@@ -45,7 +46,7 @@ async fn rows(db: &SqlitePool) -> Vec<AuditRow> {
 
 /// Replaces the table's rows by `kept`, renumbered from 1 and re-chained with the unkeyed
 /// hash (all that someone without the key can compute).
-async fn rechain_without_key(db: &SqlitePool, kept: Vec<AuditRow>) {
+async fn rechain_without_key(db: &AnyPool, kept: Vec<AuditRow>) {
     sqlx::query("DELETE FROM audit_log")
         .execute(db)
         .await
@@ -58,7 +59,7 @@ async fn rechain_without_key(db: &SqlitePool, kept: Vec<AuditRow>) {
         prev = row.hash.clone();
         sqlx::query(
             "INSERT INTO audit_log (id, ts, user_id, username, action, detail, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(row.id)
         .bind(row.ts)
@@ -74,7 +75,7 @@ async fn rechain_without_key(db: &SqlitePool, kept: Vec<AuditRow>) {
     }
 }
 
-async fn drop_triggers(db: &SqlitePool) {
+async fn drop_triggers(db: &AnyPool) {
     for drop in [
         "DROP TRIGGER audit_log_no_update",
         "DROP TRIGGER audit_log_no_delete",
@@ -147,7 +148,7 @@ async fn rows_cut_off_the_end_are_found_against_the_head() {
 
     let db = open(&copy).await;
     drop_triggers(&db).await;
-    sqlx::query("DELETE FROM audit_log WHERE id > ?")
+    sqlx::query("DELETE FROM audit_log WHERE id > $1")
         .bind(id - 5)
         .execute(&db)
         .await

@@ -1,4 +1,4 @@
-use crate::helpers::cli;
+use crate::helpers::{cli, database_of};
 
 #[tokio::test]
 async fn user_add_creates_an_admin_with_totp_and_audit_verify_checks_the_chain() {
@@ -39,12 +39,16 @@ async fn user_add_creates_an_admin_with_totp_and_audit_verify_checks_the_chain()
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok"));
 
     // Tamper with a row (the trigger guards against accidents, not a determined attacker).
-    let url = format!("sqlite://{}", dir.path().join("contact-vault.db").display());
-    let db = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(&db)
-        .await
-        .unwrap();
+    let url = database_of(dir.path())
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("contact-vault.db").display()));
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let unguard = if url.starts_with("sqlite:") {
+        "DROP TRIGGER audit_log_no_update"
+    } else {
+        "ALTER TABLE audit_log DISABLE TRIGGER USER"
+    };
+    sqlx::query(unguard).execute(&db).await.unwrap();
     sqlx::query("UPDATE audit_log SET detail = 'edited' WHERE id = 1")
         .execute(&db)
         .await

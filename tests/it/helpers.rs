@@ -14,16 +14,17 @@ use contact_vault::state::AppState;
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 use serde_json::Value;
-use sqlx::SqlitePool;
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Connection, Executor};
 use tempfile::TempDir;
 
 pub struct TestApp {
     pub address: String,
     pub state: web::Data<AppState>,
     /// A connection pool of the test's own on the app's database, to look at what is stored
-    /// (the app's pool is private to its core).
-    pub db: SqlitePool,
+    /// (the app's pool is private to its core), through sqlx's `Any` driver: the same test SQL
+    /// runs on SQLite and PostgreSQL.
+    pub db: AnyPool,
     pub clock: Clock,
     pub setup_url: Option<String>,
     pub dir: TempDir,
@@ -75,6 +76,19 @@ async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
     settings.bind = "127.0.0.1:0".into();
     settings.captcha = false;
     configure(&mut settings);
+    if let Some(server) = postgres_server() {
+        // The whole suite on PostgreSQL: each app its own fresh database (an instance beside
+        // another gets the other's URL from `configure`, so shares it).
+        // A directory the binary has already worked on (`cli`) keeps the database it used.
+        let default = Settings::with_data_dir(settings.data_dir.clone()).database_url;
+        if settings.database_url == default {
+            settings.database_url = match database_of(&settings.data_dir) {
+                Some(url) => url,
+                None => fresh_postgres_database(&server).await,
+            };
+        }
+    }
+    remember_database(&settings.data_dir, &settings.database_url);
     let db = inspect(&settings.database_url).await;
     let clock = Clock::default();
     let app = Application::build(settings, clock.clone())
@@ -95,15 +109,74 @@ async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
 }
 
 /// A pool on the database at `url` for the test to read and poke at what is stored. It opens
-/// lazily, after the app has created and migrated the file.
-async fn inspect(url: &str) -> SqlitePool {
-    let options: SqliteConnectOptions = url.parse().expect("database url");
-    let options = options
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .foreign_keys(true);
-    sqlx::sqlite::SqlitePoolOptions::new()
+/// lazily, after the app has created and migrated the database.
+async fn inspect(url: &str) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    AnyPoolOptions::new()
         .max_connections(4)
-        .connect_lazy_with(options)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy(url)
+        .expect("database url")
+}
+
+/// `CV_TEST_POSTGRES`: the URL of a PostgreSQL role that may create databases. When it is set
+/// (`.ci/run` sets it, see deploy/postgres.sh), the suite runs on PostgreSQL instead of a
+/// SQLite file per test.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("CV_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A new, empty database on the server, and its URL.
+pub async fn fresh_postgres_database(server: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "cv_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(server)
+        .await
+        .expect("CV_TEST_POSTGRES answers");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("test database created");
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("CV_TEST_POSTGRES ends in /database");
+    format!("{base}/{name}")
+}
+
+/// Which database each data directory's app uses, so that the binary run on that directory
+/// (`cli`) works on the same one.
+fn databases() -> &'static std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>> {
+    static DATABASES: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, String>>,
+    > = OnceLock::new();
+    DATABASES.get_or_init(Default::default)
+}
+
+fn remember_database(data_dir: &std::path::Path, url: &str) {
+    if let Ok(mut map) = databases().lock() {
+        map.insert(data_dir.to_path_buf(), url.to_string());
+    }
+}
+
+/// The database of the app started on `data_dir`, if any.
+pub fn database_of(data_dir: &std::path::Path) -> Option<String> {
+    databases().lock().ok()?.get(data_dir).cloned()
 }
 
 /// A fresh loopback address (127.1.x.y) for each visitor, so that the per-address sign-in
@@ -225,7 +298,7 @@ impl TestApp {
 
     /// Replaces a user's stored password hash behind the app's back (an old account's hash).
     pub async fn set_password_hash(&self, id: i64, hash: &str) {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
             .execute(&self.db)
@@ -321,7 +394,29 @@ pub fn cli_command(data_dir: &std::path::Path, args: &[&str]) -> std::process::C
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    if let Some(url) = cli_database(data_dir) {
+        cmd.env("DATABASE_URL", url);
+    }
     cmd
+}
+
+/// On PostgreSQL, the database of the directory's app, or a fresh one that an app started on
+/// the directory later takes over.
+fn cli_database(data_dir: &std::path::Path) -> Option<String> {
+    let server = postgres_server()?;
+    if let Some(url) = database_of(data_dir) {
+        return Some(url);
+    }
+    // `cli` is called from async tests and from plain ones: a runtime of its own on a thread.
+    let url = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(fresh_postgres_database(&server))
+    })
+    .join()
+    .expect("test database created");
+    remember_database(data_dir, &url);
+    Some(url)
 }
 
 /// Runs the binary to completion with `stdin` as its input.

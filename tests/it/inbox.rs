@@ -129,7 +129,7 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
     let contact = app.get_html(&client, &contact_path).await;
     assert!(contact.contains("Nadia Haddad"));
     let linked: Option<String> =
-        sqlx::query_scalar("SELECT contact_id FROM submissions WHERE id = ?")
+        sqlx::query_scalar("SELECT contact_id FROM submissions WHERE id = $1")
             .bind(&ids[0])
             .fetch_one(&app.db)
             .await
@@ -146,7 +146,7 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
         .await;
     assert_eq!(res.status(), 303, "a different name is not a duplicate");
     let third = format!("/admin/submissions/{}", ids[0]);
-    sqlx::query("UPDATE submissions SET contact_id = NULL WHERE id = ?")
+    sqlx::query("UPDATE submissions SET contact_id = NULL WHERE id = $1")
         .bind(&ids[0])
         .execute(&app.db)
         .await

@@ -301,7 +301,7 @@ async fn import_legacy_brings_v2_users_contacts_and_audit_trail() {
         let hits = count(
             &app,
             &format!(
-                "SELECT COUNT(*) FROM audit_log WHERE instr(username || action || detail, '{}') > 0",
+                "SELECT COUNT(*) FROM audit_log WHERE (username || action || detail) LIKE '%{}%'",
                 secret.replace('\'', "''")
             ),
         )

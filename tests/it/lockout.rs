@@ -32,7 +32,7 @@ async fn api_login(app: &TestApp, from: usize, username: &str, password: &str) -
 }
 
 async fn count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
         .bind(action)
         .fetch_one(&app.db)
         .await
@@ -261,7 +261,7 @@ async fn race_second_steps(app: &TestApp, name: &str, from: usize) -> Vec<String
     join_all(posts).await;
     // The nine password steps did not sign in; only a second step does.
     sqlx::query_scalar(
-        "SELECT action FROM audit_log WHERE username = ?
+        "SELECT action FROM audit_log WHERE username = $1
          AND action IN ('LOGIN_TOTP_FAIL', 'TOTP_LOCKED', 'LOGIN_OK') ORDER BY id",
     )
     .bind(name)

@@ -32,6 +32,7 @@ mod notify_tls;
 mod old_frontend;
 mod openapi;
 mod ops;
+mod postgres;
 mod public_form;
 mod ratelimit;
 mod redis_limits;

@@ -332,7 +332,7 @@ async fn another_users_card_is_not_found_and_cards_are_encrypted_at_rest() {
         .api(Method::GET, "/api/contacts/export/vcard", &bob, None)
         .await;
     assert_eq!(res.text().await.unwrap(), "", "bob's book is empty");
-    let stored: Option<String> = sqlx::query_scalar("SELECT card FROM contacts WHERE id = ?")
+    let stored: Option<String> = sqlx::query_scalar("SELECT card FROM contacts WHERE id = $1")
         .bind(&id)
         .fetch_one(&app.db)
         .await

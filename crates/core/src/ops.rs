@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::audit::{self, Actor, action};
+use crate::crypto::keys::Keys;
 use crate::store::{self, rotation};
 use crate::vault::Vault;
 
@@ -100,6 +101,9 @@ pub async fn rotate(
 /// A consistent copy of the live database (`VACUUM INTO`), safe while the server runs, in a
 /// new file of mode 0600. Keys are not in it: back them up separately.
 pub async fn backup(vault: &Vault, target: &Path) -> anyhow::Result<()> {
+    if store::Backend::of(&vault.db) == store::Backend::Postgres {
+        bail!("{POSTGRES_BACKUP}");
+    }
     if target.exists() {
         bail!(
             "{} exists already; choose a new file name",
@@ -120,13 +124,73 @@ pub async fn backup(vault: &Vault, target: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `backup` and `restore` say on PostgreSQL, where they would write or read the wrong
+/// thing: the database's own tools do it, consistently while the instances serve.
+pub const POSTGRES_BACKUP: &str = "this installation runs on PostgreSQL: back it up with \
+    `pg_dump --format=custom --file=vault.dump \"$DATABASE_URL\"` and restore it with \
+    `pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" vault.dump` \
+    (keep keys.env or the key variables beside the dump, as with a SQLite backup)";
+
+/// What `migrate-db` did: each table's rows, and the audit chain checked on the target.
+#[derive(Debug)]
+pub struct Migrated {
+    pub tables: Vec<(String, i64)>,
+    pub audit_events: usize,
+}
+
+/// Moves an installation from SQLite to PostgreSQL: every row of `from` (a sqlite:// URL,
+/// read-only, one snapshot) into `to` (a postgres:// URL whose database is new and empty; its
+/// tables are made here), in one transaction: all of it or nothing. Then the copy's audit
+/// chain is verified with `keys`, the installation's own. Stop the servers first: what they
+/// write after the snapshot would not be in the copy.
+pub async fn migrate_db(from: &str, to: &str, keys: &Keys) -> anyhow::Result<Migrated> {
+    if store::Backend::of_url(from)? != store::Backend::Sqlite
+        || store::Backend::of_url(to)? != store::Backend::Postgres
+    {
+        bail!("migrate-db copies a sqlite:// database (--from) into a postgres:// one (--to)");
+    }
+    let source = store::open_existing(from)
+        .await
+        .with_context(|| format!("cannot open {from}"))?;
+    let target = store::connect(to)
+        .await
+        .context("cannot open the target database")?;
+    let copied = store::copy::sqlite_to_postgres(&source, &target).await;
+    source.close().await;
+    let copied = match copied {
+        Ok(copied) => copied,
+        Err(e) => {
+            target.close().await;
+            return Err(e.context("nothing was copied"));
+        }
+    };
+    let rows = store::audit::all(&target).await?;
+    target.close().await;
+    match audit::verify_rows(&rows, &keys.audit, None) {
+        audit::Verdict::Ok { rows } => Ok(Migrated {
+            tables: copied
+                .into_iter()
+                .map(|c| (c.table, c.target_rows))
+                .collect(),
+            audit_events: rows,
+        }),
+        audit::Verdict::Broken { id, reason } => bail!(
+            "copied, but the audit chain of the copy does not verify with these keys (event {id}: \
+             {reason}): is DATA_DIR (or SECRET_KEY) the source installation's?"
+        ),
+    }
+}
+
 /// Replaces the database file with a backup. Refuses when a database exists unless `force`.
 /// Stop the server first: a running server keeps the old file open.
 pub async fn restore(database_url: &str, source: &Path, force: bool) -> anyhow::Result<()> {
     let db_path = database_url
         .strip_prefix("sqlite://")
         .or_else(|| database_url.strip_prefix("sqlite:"))
-        .context("restore works on a sqlite: DATABASE_URL")?;
+        .with_context(|| match store::Backend::of_url(database_url) {
+            Ok(store::Backend::Postgres) => POSTGRES_BACKUP.to_string(),
+            _ => "restore works on a sqlite: DATABASE_URL".to_string(),
+        })?;
     let db_path = Path::new(db_path.split('?').next().unwrap_or(db_path));
     if !source.is_file() {
         bail!("{} is not a file", source.display());

@@ -1,28 +1,28 @@
 //! Admins' own notification addresses (`users.notify_email`, `users.notify_mail`,
 //! migration 0013).
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Conn, Db, DbResult, Flag};
 
 /// The user's sealed address (if any) and whether they want mail.
-pub async fn choice(db: &SqlitePool, user_id: i64) -> sqlx::Result<(Option<String>, bool)> {
-    let row: Option<(Option<String>, bool)> =
+pub async fn choice(db: &Db, user_id: i64) -> DbResult<(Option<String>, bool)> {
+    let row: Option<(Option<String>, Flag)> =
         sqlx::query_as("SELECT notify_email, notify_mail FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(db)
             .await?;
-    Ok(row.unwrap_or((None, false)))
+    Ok(row.map_or((None, false), |(address, mail)| (address, mail.0)))
 }
 
 /// Sets the user's sealed address (`None`: removes it) and whether they want mail.
 pub async fn set_choice(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     user_id: i64,
     sealed: Option<&str>,
     mail: bool,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query("UPDATE users SET notify_email = $1, notify_mail = $2 WHERE id = $3")
         .bind(sealed)
-        .bind(mail)
+        .bind(i64::from(mail))
         .bind(user_id)
         .execute(db)
         .await?;
@@ -30,7 +30,7 @@ pub async fn set_choice(
 }
 
 /// The sealed addresses of the admins who want mail, in the order they were made.
-pub async fn recipients(db: &SqlitePool) -> sqlx::Result<Vec<String>> {
+pub async fn recipients(db: &Db) -> DbResult<Vec<String>> {
     sqlx::query_scalar(
         "SELECT notify_email FROM users \
          WHERE role = 'admin' AND notify_mail = 1 AND notify_email IS NOT NULL ORDER BY id",

@@ -1,7 +1,9 @@
 //! App passwords (per-device CardDAV credentials), stored as SHA-256 digests; the device's
 //! name is a Fernet token.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult};
 
 /// An app password as the account page and the API list it (the name still sealed).
 #[derive(Debug, FromRow)]
@@ -12,7 +14,7 @@ pub struct AppPasswordRow {
     pub last_used: Option<i64>,
 }
 
-pub async fn list_for_user(db: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<AppPasswordRow>> {
+pub async fn list_for_user(db: &Db, user_id: i64) -> DbResult<Vec<AppPasswordRow>> {
     sqlx::query_as(
         "SELECT id, name, created, last_used FROM app_passwords
          WHERE user_id = $1 ORDER BY created DESC, id",
@@ -22,7 +24,7 @@ pub async fn list_for_user(db: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<Ap
     .await
 }
 
-pub async fn count_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<i64> {
+pub async fn count_for_user(db: &mut Conn, user_id: i64) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(db)
@@ -30,13 +32,13 @@ pub async fn count_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Re
 }
 
 pub async fn insert(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     id: &str,
     user_id: i64,
     sealed_name: &str,
     secret_hash: &str,
     now: i64,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO app_passwords (id, user_id, name, secret_hash, created)
          VALUES ($1, $2, $3, $4, $5)",
@@ -52,7 +54,7 @@ pub async fn insert(
 }
 
 /// Revokes one of the user's app passwords; false when there is none (or not theirs).
-pub async fn delete(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::Result<bool> {
+pub async fn delete(db: &mut Conn, user_id: i64, id: &str) -> DbResult<bool> {
     let result = sqlx::query("DELETE FROM app_passwords WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -61,7 +63,7 @@ pub async fn delete(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn delete_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::Result<()> {
+pub async fn delete_for_user(db: &mut Conn, user_id: i64) -> DbResult<()> {
     sqlx::query("DELETE FROM app_passwords WHERE user_id = $1")
         .bind(user_id)
         .execute(db)
@@ -71,10 +73,10 @@ pub async fn delete_for_user(db: &mut SqliteConnection, user_id: i64) -> sqlx::R
 
 /// The id of the user's app password with this digest, if it is one.
 pub async fn find(
-    db: &SqlitePool,
+    db: &Db,
     user_id: i64,
     secret_hash: &str,
-) -> sqlx::Result<Option<(String, Option<i64>)>> {
+) -> DbResult<Option<(String, Option<i64>)>> {
     sqlx::query_as(
         "SELECT id, last_used FROM app_passwords WHERE user_id = $1 AND secret_hash = $2",
     )
@@ -84,7 +86,7 @@ pub async fn find(
     .await
 }
 
-pub async fn touch(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<()> {
+pub async fn touch(db: &Db, id: &str, now: i64) -> DbResult<()> {
     sqlx::query("UPDATE app_passwords SET last_used = $1 WHERE id = $2")
         .bind(now)
         .bind(id)

@@ -1,7 +1,8 @@
 //! Contacts, always scoped to their owner: every statement has `owner_id = ?`.
 
-use sqlx::sqlite::SqliteQueryResult;
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Any, Connection, FromRow, Row};
+
+use super::{Conn, Db, DbResult, Flag};
 
 /// A contact as pages show it: its shown columns, the personal ones still Fernet tokens. Reads
 /// fetch only these (a list page copies every column value it selects).
@@ -15,6 +16,7 @@ pub struct SealedContact {
     pub company: String,
     pub notes: String,
     pub tags: String,
+    #[sqlx(try_from = "Flag")]
     pub favorite: bool,
     pub created: i64,
     pub updated: i64,
@@ -41,6 +43,7 @@ pub struct SummaryRow {
     /// The sealed address and notes: a list page shows them from the directory too.
     pub address: String,
     pub notes: String,
+    #[sqlx(try_from = "Flag")]
     pub favorite: bool,
     pub created: i64,
     pub updated: i64,
@@ -59,54 +62,81 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Inserts a contact and returns its rowid (its place in creation order); `Ok(None)` when the
 /// owner already has one with the same duplicate key.
-pub async fn insert(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<Option<i64>> {
-    let result = insert_chunk(db, &[row]).await?;
-    Ok((result.rows_affected() == 1).then(|| result.last_insert_rowid()))
+pub async fn insert(db: &mut Conn, row: &ContactRow) -> DbResult<Option<i64>> {
+    let sql = insert_sql(1, " RETURNING rowid");
+    let added = bind_row(sqlx::query(sqlx::AssertSqlSafe(sql)), row)
+        .fetch_optional(db)
+        .await?;
+    added.map(|r| r.try_get(0)).transpose()
 }
 
-/// Rows per statement of [`insert_many`] (15 parameters each, far below SQLite's limit).
+/// Rows per statement of [`insert_many`] (15 parameters each, far below the limit of SQLite
+/// (32,766) and PostgreSQL (65,535)).
 const INSERT_BATCH: usize = 64;
+/// The columns [`bind_row`] binds, in its order.
+const COLUMNS_PER_ROW: usize = 15;
 
-/// Inserts many contacts, `INSERT_BATCH` per statement (one round trip to SQLite for each,
-/// instead of one per row); a row whose duplicate key its owner already has is skipped.
-/// Returns how many were added.
-pub async fn insert_many(db: &mut SqliteConnection, rows: &[&ContactRow]) -> sqlx::Result<u64> {
+/// Inserts many contacts, `INSERT_BATCH` per statement (one round trip for each, instead of
+/// one per row); a row whose duplicate key its owner already has is skipped. Returns how
+/// many were added.
+pub async fn insert_many(db: &mut Conn, rows: &[&ContactRow]) -> DbResult<u64> {
     let mut added = 0;
     for chunk in rows.chunks(INSERT_BATCH) {
-        added += insert_chunk(&mut *db, chunk).await?.rows_affected();
+        let sql = insert_sql(chunk.len(), "");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            q = bind_row(q, row);
+        }
+        added += q.execute(&mut *db).await?.rows_affected();
     }
     Ok(added)
 }
 
-/// One multi-row `INSERT … ON CONFLICT DO NOTHING` of `chunk`.
-async fn insert_chunk(
-    db: &mut SqliteConnection,
-    chunk: &[&ContactRow],
-) -> sqlx::Result<SqliteQueryResult> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags,
-                               summary, favorite, dup_key, created, updated, card) ",
+/// A multi-row `INSERT … ON CONFLICT DO NOTHING` of `rows` rows, its placeholders numbered
+/// (`$1`…: sqlx's query builder writes `?` under the `Any` driver, which PostgreSQL does not
+/// take), then `tail`.
+fn insert_sql(rows: usize, tail: &str) -> String {
+    let mut sql = String::from(
+        "INSERT INTO contacts (id, owner_id, name, phone, email, address, company, notes, tags, \
+         summary, favorite, dup_key, created, updated, card) VALUES ",
     );
-    q.push_values(chunk, |mut b, row| {
-        b.push_bind(&row.sealed.id)
-            .push_bind(row.owner_id)
-            .push_bind(&row.sealed.name)
-            .push_bind(&row.sealed.phone)
-            .push_bind(&row.sealed.email)
-            .push_bind(&row.sealed.address)
-            .push_bind(&row.sealed.company)
-            .push_bind(&row.sealed.notes)
-            .push_bind(&row.sealed.tags)
-            .push_bind(&row.summary)
-            .push_bind(row.sealed.favorite)
-            .push_bind(&row.dup_key)
-            .push_bind(row.sealed.created)
-            .push_bind(row.sealed.updated)
-            .push_bind(&row.card);
-    });
-    q.push(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
-    q.build().execute(db).await
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let first = r * COLUMNS_PER_ROW + 1;
+        let row: Vec<String> = (first..first + COLUMNS_PER_ROW)
+            .map(|i| format!("${i}"))
+            .collect();
+        sql.push('(');
+        sql.push_str(&row.join(", "));
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (owner_id, dup_key) DO NOTHING");
+    sql.push_str(tail);
+    sql
 }
+
+/// Binds the [`COLUMNS_PER_ROW`] values of `row` in the order of [`insert_sql`].
+fn bind_row<'q>(q: AnyQuery<'q>, row: &'q ContactRow) -> AnyQuery<'q> {
+    q.bind(&row.sealed.id)
+        .bind(row.owner_id)
+        .bind(&row.sealed.name)
+        .bind(&row.sealed.phone)
+        .bind(&row.sealed.email)
+        .bind(&row.sealed.address)
+        .bind(&row.sealed.company)
+        .bind(&row.sealed.notes)
+        .bind(&row.sealed.tags)
+        .bind(&row.summary)
+        .bind(i64::from(row.sealed.favorite))
+        .bind(&row.dup_key)
+        .bind(row.sealed.created)
+        .bind(row.sealed.updated)
+        .bind(&row.card)
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum UpdateOutcome {
@@ -115,8 +145,10 @@ pub enum UpdateOutcome {
     Duplicate,
 }
 
-/// Rewrites every column of the owner's contact `row.id`.
-pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result<UpdateOutcome> {
+/// Rewrites every column of the owner's contact `row.id`. Inside a savepoint: on PostgreSQL a
+/// failed statement (the duplicate) would otherwise abort the caller's whole transaction.
+pub async fn update(db: &mut Conn, row: &ContactRow) -> DbResult<UpdateOutcome> {
+    let mut savepoint = db.begin().await?;
     let result = sqlx::query(
         "UPDATE contacts SET name = $1, phone = $2, email = $3, address = $4, company = $5, notes = $6, tags = $7,
                              summary = $8, favorite = $9, dup_key = $10, updated = $11, card = $12
@@ -130,27 +162,28 @@ pub async fn update(db: &mut SqliteConnection, row: &ContactRow) -> sqlx::Result
     .bind(&row.sealed.notes)
     .bind(&row.sealed.tags)
     .bind(&row.summary)
-    .bind(row.sealed.favorite)
+    .bind(i64::from(row.sealed.favorite))
     .bind(&row.dup_key)
     .bind(row.sealed.updated)
     .bind(&row.card)
     .bind(&row.sealed.id)
     .bind(row.owner_id)
-    .execute(db)
+    .execute(&mut *savepoint)
     .await;
-    match result {
-        Ok(r) if r.rows_affected() == 1 => Ok(UpdateOutcome::Updated),
-        Ok(_) => Ok(UpdateOutcome::NotFound),
-        Err(e) if is_unique_violation(&e) => Ok(UpdateOutcome::Duplicate),
-        Err(e) => Err(e),
-    }
+    let outcome = match result {
+        Ok(r) if r.rows_affected() == 1 => UpdateOutcome::Updated,
+        Ok(_) => UpdateOutcome::NotFound,
+        Err(e) if is_unique_violation(&e) => {
+            savepoint.rollback().await?;
+            return Ok(UpdateOutcome::Duplicate);
+        }
+        Err(e) => return Err(e),
+    };
+    savepoint.commit().await?;
+    Ok(outcome)
 }
 
-pub async fn find(
-    db: &mut SqliteConnection,
-    owner_id: i64,
-    id: &str,
-) -> sqlx::Result<Option<SealedContact>> {
+pub async fn find(db: &mut Conn, owner_id: i64, id: &str) -> DbResult<Option<SealedContact>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {SHOWN} FROM contacts WHERE id = $1 AND owner_id = $2"
     )))
@@ -160,7 +193,7 @@ pub async fn find(
     .await
 }
 
-pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx::Result<bool> {
+pub async fn delete(db: &mut Conn, owner_id: i64, id: &str) -> DbResult<bool> {
     let r = sqlx::query("DELETE FROM contacts WHERE id = $1 AND owner_id = $2")
         .bind(id)
         .bind(owner_id)
@@ -172,11 +205,11 @@ pub async fn delete(db: &mut SqliteConnection, owner_id: i64, id: &str) -> sqlx:
 /// Up to `limit` of the owner's summaries after rowid `after`, in rowid order: a directory
 /// is read in such batches, so that one batch of sealed rows is in memory at a time.
 pub async fn summaries_after(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     owner_id: i64,
     after: i64,
     limit: i64,
-) -> sqlx::Result<Vec<SummaryRow>> {
+) -> DbResult<Vec<SummaryRow>> {
     sqlx::query_as(
         "SELECT id, summary, address, notes, favorite, created, updated, rowid AS seq \
          FROM contacts WHERE owner_id = $1 AND rowid > $2 ORDER BY rowid LIMIT $3",
@@ -189,10 +222,10 @@ pub async fn summaries_after(
 }
 
 pub async fn id_by_dup_key(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     owner_id: i64,
     dup_key: &str,
-) -> sqlx::Result<Option<String>> {
+) -> DbResult<Option<String>> {
     sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = $1 AND dup_key = $2")
         .bind(owner_id)
         .bind(dup_key)
@@ -202,11 +235,11 @@ pub async fn id_by_dup_key(
 
 /// Up to `limit` contacts after `after_rowid`, in rowid order (for streaming exports).
 pub async fn batch_after(
-    db: &SqlitePool,
+    db: &Db,
     owner_id: i64,
     after_rowid: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, SealedContact)>> {
+) -> DbResult<Vec<(i64, SealedContact)>> {
     #[derive(FromRow)]
     struct WithRowid {
         rowid: i64,
@@ -226,11 +259,7 @@ pub async fn batch_after(
 
 /// The stored card of the owner's contact `id`: `None` when there is no such contact,
 /// `Some(None)` when it has no card.
-pub async fn card(
-    db: &mut SqliteConnection,
-    owner_id: i64,
-    id: &str,
-) -> sqlx::Result<Option<Option<String>>> {
+pub async fn card(db: &mut Conn, owner_id: i64, id: &str) -> DbResult<Option<Option<String>>> {
     sqlx::query_scalar("SELECT card FROM contacts WHERE id = $1 AND owner_id = $2")
         .bind(id)
         .bind(owner_id)
@@ -240,11 +269,11 @@ pub async fn card(
 
 /// As [`batch_after`], with each contact's stored card (for the vCard export).
 pub async fn card_batch_after(
-    db: &SqlitePool,
+    db: &Db,
     owner_id: i64,
     after_rowid: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, SealedContact, Option<String>)>> {
+) -> DbResult<Vec<(i64, SealedContact, Option<String>)>> {
     #[derive(FromRow)]
     struct WithCard {
         rowid: i64,
@@ -266,7 +295,7 @@ pub async fn card_batch_after(
 
 /// The book's version: bumped in the same transaction as every write to it, so every server
 /// process knows when its cached directory is stale.
-pub async fn bump_version(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<i64> {
+pub async fn bump_version(db: &mut Conn, owner_id: i64) -> DbResult<i64> {
     sqlx::query_scalar(
         "UPDATE users SET data_version = data_version + 1 WHERE id = $1 RETURNING data_version",
     )
@@ -276,7 +305,7 @@ pub async fn bump_version(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Res
 }
 
 /// The book's version, inside a transaction (with the batches of [`summaries_after`]).
-pub async fn version_in(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Result<i64> {
+pub async fn version_in(db: &mut Conn, owner_id: i64) -> DbResult<i64> {
     sqlx::query_scalar("SELECT data_version FROM users WHERE id = $1")
         .bind(owner_id)
         .fetch_optional(db)
@@ -284,7 +313,7 @@ pub async fn version_in(db: &mut SqliteConnection, owner_id: i64) -> sqlx::Resul
         .map(|v| v.unwrap_or(0))
 }
 
-pub async fn version(db: &SqlitePool, owner_id: i64) -> sqlx::Result<i64> {
+pub async fn version(db: &Db, owner_id: i64) -> DbResult<i64> {
     sqlx::query_scalar("SELECT data_version FROM users WHERE id = $1")
         .bind(owner_id)
         .fetch_optional(db)
@@ -293,11 +322,7 @@ pub async fn version(db: &SqlitePool, owner_id: i64) -> sqlx::Result<i64> {
 }
 
 /// Records that a legacy record was imported; false when it already was.
-pub async fn mark_legacy_imported(
-    db: &mut SqliteConnection,
-    kind: &str,
-    legacy_id: &str,
-) -> sqlx::Result<bool> {
+pub async fn mark_legacy_imported(db: &mut Conn, kind: &str, legacy_id: &str) -> DbResult<bool> {
     let r = sqlx::query(
         "INSERT INTO legacy_imports (kind, legacy_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )

@@ -1,7 +1,9 @@
 //! The public form's single-use tickets (see `spam::ticket`): when a form was shown and the
 //! answer of the CAPTCHA shown with it, claimed once by the post.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult};
 
 /// What a post claims.
 #[derive(Debug, FromRow)]
@@ -13,12 +15,12 @@ pub struct Claimed {
 
 /// A new ticket, with the CAPTCHA answer shown with it if there already is one.
 pub async fn insert(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     id: &str,
     started: i64,
     expires: i64,
     answer: Option<(&str, i64)>,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO form_tickets (id, started, answer, answer_expires, expires)
          VALUES ($1, $2, $3, $4, $5)",
@@ -33,7 +35,7 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn delete(db: &mut SqliteConnection, id: &str) -> sqlx::Result<()> {
+pub async fn delete(db: &mut Conn, id: &str) -> DbResult<()> {
     sqlx::query("DELETE FROM form_tickets WHERE id = $1")
         .bind(id)
         .execute(db)
@@ -43,12 +45,12 @@ pub async fn delete(db: &mut SqliteConnection, id: &str) -> sqlx::Result<()> {
 
 /// Puts a CAPTCHA answer on a live ticket; false when the ticket is gone (claimed, expired).
 pub async fn set_answer(
-    db: &SqlitePool,
+    db: &Db,
     id: &str,
     answer: &str,
     answer_expires: i64,
     now: i64,
-) -> sqlx::Result<bool> {
+) -> DbResult<bool> {
     let r = sqlx::query(
         "UPDATE form_tickets SET answer = $1, answer_expires = $2 WHERE id = $3 AND expires > $4",
     )
@@ -62,7 +64,7 @@ pub async fn set_answer(
 }
 
 /// The ticket's CAPTCHA answer while it is pending (not claimed, not expired).
-pub async fn pending_answer(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<Option<String>> {
+pub async fn pending_answer(db: &Db, id: &str, now: i64) -> DbResult<Option<String>> {
     sqlx::query_scalar(
         "SELECT answer FROM form_tickets
          WHERE id = $1 AND answer IS NOT NULL AND answer_expires > $2 AND expires > $3",
@@ -75,7 +77,7 @@ pub async fn pending_answer(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result
 }
 
 /// Takes the ticket: one statement, so only one of several concurrent claims gets the row.
-pub async fn claim(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<Option<Claimed>> {
+pub async fn claim(db: &Db, id: &str, now: i64) -> DbResult<Option<Claimed>> {
     sqlx::query_as(
         "DELETE FROM form_tickets WHERE id = $1 AND expires > $2
          RETURNING started, answer, answer_expires",
@@ -86,7 +88,7 @@ pub async fn claim(db: &SqlitePool, id: &str, now: i64) -> sqlx::Result<Option<C
     .await
 }
 
-pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
+pub async fn purge_expired(db: &Db, now: i64) -> DbResult<u64> {
     let r = sqlx::query("DELETE FROM form_tickets WHERE expires <= $1")
         .bind(now)
         .execute(db)

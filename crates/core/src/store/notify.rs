@@ -1,6 +1,8 @@
 //! The notification outbox (`notify_outbox`, migration 0012).
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult};
 
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -16,7 +18,7 @@ pub struct OutboxRow {
 }
 
 /// Adds one message to the channel's pending notification, if there is one. False if not.
-pub async fn gather(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<bool> {
+pub async fn gather(db: &mut Conn, channel: &str) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE notify_outbox SET messages = messages + 1 WHERE channel = $1 AND status = 'pending'",
     )
@@ -27,7 +29,7 @@ pub async fn gather(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<bo
 }
 
 /// When the channel last sent a notification.
-pub async fn last_sent(db: &mut SqliteConnection, channel: &str) -> sqlx::Result<Option<i64>> {
+pub async fn last_sent(db: &mut Conn, channel: &str) -> DbResult<Option<i64>> {
     sqlx::query_scalar("SELECT MAX(sent) FROM notify_outbox WHERE channel = $1 AND status = 'sent'")
         .bind(channel)
         .fetch_one(db)
@@ -35,12 +37,7 @@ pub async fn last_sent(db: &mut SqliteConnection, channel: &str) -> sqlx::Result
 }
 
 /// A new pending notification of one message, due at `due`.
-pub async fn insert(
-    db: &mut SqliteConnection,
-    channel: &str,
-    now: i64,
-    due: i64,
-) -> sqlx::Result<()> {
+pub async fn insert(db: &mut Conn, channel: &str, now: i64, due: i64) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO notify_outbox (channel, messages, created, due) VALUES ($1, 1, $2, $3)",
     )
@@ -53,7 +50,7 @@ pub async fn insert(
 }
 
 /// The pending notifications due by `now`, oldest first.
-pub async fn due(db: &SqlitePool, now: i64, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+pub async fn due(db: &Db, now: i64, limit: i64) -> DbResult<Vec<OutboxRow>> {
     sqlx::query_as(
         "SELECT id, channel, messages, created, due, attempts, status, last_error, sent \
          FROM notify_outbox WHERE status = 'pending' AND due <= $1 ORDER BY due, id LIMIT $2",
@@ -66,7 +63,7 @@ pub async fn due(db: &SqlitePool, now: i64, limit: i64) -> sqlx::Result<Vec<Outb
 
 /// Takes a due notification for `lease` seconds: true for the one sender (of any instance)
 /// that moved its `due` from what it read.
-pub async fn claim(db: &SqlitePool, row: &OutboxRow, until: i64) -> sqlx::Result<bool> {
+pub async fn claim(db: &Db, row: &OutboxRow, until: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE notify_outbox SET due = $1 WHERE id = $2 AND status = 'pending' AND due = $3",
     )
@@ -80,12 +77,7 @@ pub async fn claim(db: &SqlitePool, row: &OutboxRow, until: i64) -> sqlx::Result
 
 /// Marks a notification sent, if it still tells of the `told` messages it was taken with.
 /// False when more were gathered into it while it was being sent.
-pub async fn mark_sent(
-    db: &mut SqliteConnection,
-    id: i64,
-    told: i64,
-    now: i64,
-) -> sqlx::Result<bool> {
+pub async fn mark_sent(db: &mut Conn, id: i64, told: i64, now: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE notify_outbox SET status = 'sent', sent = $1, attempts = attempts + 1, \
          last_error = NULL WHERE id = $2 AND messages = $3",
@@ -100,13 +92,7 @@ pub async fn mark_sent(
 
 /// Splits a notification that was sent for `told` of its messages: a sent row for those, and
 /// the ones gathered meanwhile pending again, due at `due`.
-pub async fn split_sent(
-    db: &mut SqliteConnection,
-    id: i64,
-    told: i64,
-    now: i64,
-    due: i64,
-) -> sqlx::Result<()> {
+pub async fn split_sent(db: &mut Conn, id: i64, told: i64, now: i64, due: i64) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO notify_outbox (channel, messages, created, due, attempts, status, sent) \
          SELECT channel, $1, created, due, attempts + 1, 'sent', $2 FROM notify_outbox WHERE id = $3",
@@ -130,12 +116,12 @@ pub async fn split_sent(
 
 /// Records a failed attempt: due again at `retry_at`, or `failed` when `give_up`.
 pub async fn mark_failed_attempt(
-    db: &SqlitePool,
+    db: &Db,
     id: i64,
     error: &str,
     retry_at: i64,
     give_up: bool,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE notify_outbox SET attempts = attempts + 1, last_error = $1, due = $2, \
          status = CASE WHEN $3 THEN 'failed' ELSE status END WHERE id = $4",
@@ -150,7 +136,7 @@ pub async fn mark_failed_attempt(
 }
 
 /// The newest notifications, for the operations view.
-pub async fn recent(db: &SqlitePool, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+pub async fn recent(db: &Db, limit: i64) -> DbResult<Vec<OutboxRow>> {
     sqlx::query_as(
         "SELECT id, channel, messages, created, due, attempts, status, last_error, sent \
          FROM notify_outbox ORDER BY id DESC LIMIT $1",
@@ -162,7 +148,7 @@ pub async fn recent(db: &SqlitePool, limit: i64) -> sqlx::Result<Vec<OutboxRow>>
 
 /// Deletes sent and failed notifications queued before `before` (pending ones stay); returns
 /// how many went.
-pub async fn purge_done(db: &SqlitePool, before: i64) -> sqlx::Result<u64> {
+pub async fn purge_done(db: &Db, before: i64) -> DbResult<u64> {
     let done = sqlx::query(
         "DELETE FROM notify_outbox WHERE status IN ('sent', 'failed') AND created < $1",
     )
@@ -173,7 +159,7 @@ pub async fn purge_done(db: &SqlitePool, before: i64) -> sqlx::Result<u64> {
 }
 
 /// Submissions nobody has handled yet (status `new`): what a notification says is waiting.
-pub async fn waiting(db: &SqlitePool) -> sqlx::Result<i64> {
+pub async fn waiting(db: &Db) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE status = 'new'")
         .fetch_one(db)
         .await

@@ -1,6 +1,8 @@
 //! Reading and rewriting every encrypted column, a batch of rows at a time (key rotation).
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::{Conn, DbResult};
 
 /// A table and its Fernet-encrypted columns.
 pub struct EncryptedTable {
@@ -41,11 +43,11 @@ pub const ENCRYPTED: &[EncryptedTable] = &[
 
 /// Up to `limit` rows after `after_rowid`: (rowid, values of the columns, NULL as None).
 pub async fn batch(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     t: &EncryptedTable,
     after_rowid: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(i64, Vec<Option<String>>)>> {
+) -> DbResult<Vec<(i64, Vec<Option<String>>)>> {
     let sql = format!(
         "SELECT rowid, {} FROM {} WHERE rowid > $1 ORDER BY rowid LIMIT $2",
         t.columns.join(", "),
@@ -67,11 +69,11 @@ pub async fn batch(
 }
 
 pub async fn update(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     t: &EncryptedTable,
     rowid: i64,
     values: &[Option<String>],
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     let sets: Vec<String> = (t.columns.iter().zip(1..))
         .map(|(c, i)| format!("{c} = ${i}"))
         .collect();
@@ -89,7 +91,7 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn count(db: &mut SqliteConnection, t: &EncryptedTable) -> sqlx::Result<i64> {
+pub async fn count(db: &mut Conn, t: &EncryptedTable) -> DbResult<i64> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM {}",
         t.table

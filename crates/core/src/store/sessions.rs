@@ -1,7 +1,9 @@
 //! Server-side web sessions (see `auth::session_store` for the actix-session adapter).
 //! Rows are keyed by the SHA-256 of the cookie's random key.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult};
 
 #[derive(Debug, FromRow)]
 pub struct SessionRow {
@@ -10,7 +12,7 @@ pub struct SessionRow {
     pub expires: i64,
 }
 
-pub async fn load(db: &SqlitePool, key_hash: &str) -> sqlx::Result<Option<SessionRow>> {
+pub async fn load(db: &Db, key_hash: &str) -> DbResult<Option<SessionRow>> {
     sqlx::query_as("SELECT state, created, expires FROM sessions WHERE key_hash = $1")
         .bind(key_hash)
         .fetch_optional(db)
@@ -35,13 +37,13 @@ pub struct SessionInfo {
 }
 
 pub async fn insert(
-    db: &SqlitePool,
+    db: &Db,
     key_hash: &str,
     labels: &Labels,
     state: &str,
     created: i64,
     expires: i64,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO sessions (key_hash, user_id, sid, user_agent, state, created, expires)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -60,12 +62,12 @@ pub async fn insert(
 
 /// Replaces the state of an existing session; false when it no longer exists (revoked).
 pub async fn update(
-    db: &SqlitePool,
+    db: &Db,
     key_hash: &str,
     labels: &Labels,
     state: &str,
     expires: i64,
-) -> sqlx::Result<bool> {
+) -> DbResult<bool> {
     let result = sqlx::query(
         "UPDATE sessions SET state = $1, user_id = $2, sid = $3, user_agent = $4, expires = $5
          WHERE key_hash = $6",
@@ -81,7 +83,7 @@ pub async fn update(
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn touch(db: &SqlitePool, key_hash: &str, expires: i64) -> sqlx::Result<()> {
+pub async fn touch(db: &Db, key_hash: &str, expires: i64) -> DbResult<()> {
     sqlx::query("UPDATE sessions SET expires = $1 WHERE key_hash = $2")
         .bind(expires)
         .bind(key_hash)
@@ -90,7 +92,7 @@ pub async fn touch(db: &SqlitePool, key_hash: &str, expires: i64) -> sqlx::Resul
     Ok(())
 }
 
-pub async fn delete(db: &SqlitePool, key_hash: &str) -> sqlx::Result<()> {
+pub async fn delete(db: &Db, key_hash: &str) -> DbResult<()> {
     sqlx::query("DELETE FROM sessions WHERE key_hash = $1")
         .bind(key_hash)
         .execute(db)
@@ -100,11 +102,11 @@ pub async fn delete(db: &SqlitePool, key_hash: &str) -> sqlx::Result<()> {
 
 /// Ends every web session of a user, except (optionally) the one making the request.
 pub async fn delete_for_user(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     user_id: i64,
     keep_key_hash: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND key_hash IS NOT $2")
+) -> DbResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND key_hash IS DISTINCT FROM $2")
         .bind(user_id)
         .bind(keep_key_hash)
         .execute(db)
@@ -113,11 +115,7 @@ pub async fn delete_for_user(
 }
 
 /// The live signed-in sessions of a user, newest first.
-pub async fn list_for_user(
-    db: &SqlitePool,
-    user_id: i64,
-    now: i64,
-) -> sqlx::Result<Vec<SessionInfo>> {
+pub async fn list_for_user(db: &Db, user_id: i64, now: i64) -> DbResult<Vec<SessionInfo>> {
     sqlx::query_as(
         "SELECT sid, user_agent, created, expires FROM sessions
          WHERE user_id = $1 AND sid IS NOT NULL AND expires > $2 ORDER BY created DESC",
@@ -129,11 +127,7 @@ pub async fn list_for_user(
 }
 
 /// Ends one session of a user by its label; false when there is none (or not theirs).
-pub async fn delete_by_sid(
-    db: &mut SqliteConnection,
-    user_id: i64,
-    sid: &str,
-) -> sqlx::Result<bool> {
+pub async fn delete_by_sid(db: &mut Conn, user_id: i64, sid: &str) -> DbResult<bool> {
     let result = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND sid = $2")
         .bind(user_id)
         .bind(sid)
@@ -142,7 +136,7 @@ pub async fn delete_by_sid(
     Ok(result.rows_affected() > 0)
 }
 
-pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
+pub async fn purge_expired(db: &Db, now: i64) -> DbResult<u64> {
     let result = sqlx::query("DELETE FROM sessions WHERE expires <= $1")
         .bind(now)
         .execute(db)

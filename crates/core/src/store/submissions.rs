@@ -1,6 +1,8 @@
 //! Public form submissions and the admins' notes on them.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct SubmissionRow {
@@ -36,7 +38,7 @@ const SELECT: &str = "SELECT s.id, s.name, s.email, s.phone, s.message, s.prefer
        (SELECT COUNT(*) FROM submissions r WHERE r.repeat_key = s.repeat_key AND r.rowid <= s.rowid) AS nth
   FROM submissions s";
 
-pub async fn insert(db: &mut SqliteConnection, row: &SubmissionRow) -> sqlx::Result<()> {
+pub async fn insert(db: &mut Conn, row: &SubmissionRow) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO submissions (id, name, email, phone, message, preferred_time, preferred_date, status,
                                   verification, line_type, carrier, country, repeat_key, contact_id, created, updated)
@@ -63,47 +65,43 @@ pub async fn insert(db: &mut SqliteConnection, row: &SubmissionRow) -> sqlx::Res
 
 /// Newest first, optionally of one status.
 pub async fn page(
-    db: &SqlitePool,
+    db: &Db,
     status: Option<&str>,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<SubmissionRow>, i64)> {
+) -> DbResult<(Vec<SubmissionRow>, i64)> {
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE ($1 IS NULL OR s.status = $1) ORDER BY s.created DESC, s.rowid DESC LIMIT $2 OFFSET $3"
+        "{SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR s.status = $1) ORDER BY s.created DESC, s.rowid DESC LIMIT $2 OFFSET $3"
     )))
     .bind(status)
     .bind(limit)
     .bind(offset)
     .fetch_all(db)
     .await?;
-    let total =
-        sqlx::query_scalar("SELECT COUNT(*) FROM submissions WHERE ($1 IS NULL OR status = $1)")
-            .bind(status)
-            .fetch_one(db)
-            .await?;
+    let total = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM submissions WHERE (CAST($1 AS TEXT) IS NULL OR status = $1)",
+    )
+    .bind(status)
+    .fetch_one(db)
+    .await?;
     Ok((rows, total))
 }
 
 /// (status, count) for the dashboard.
-pub async fn counts(db: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
     sqlx::query_as("SELECT status, COUNT(*) FROM submissions GROUP BY status")
         .fetch_all(db)
         .await
 }
 
-pub async fn find(db: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<SubmissionRow>> {
+pub async fn find(db: &mut Conn, id: &str) -> DbResult<Option<SubmissionRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.id = $1")))
         .bind(id)
         .fetch_optional(db)
         .await
 }
 
-pub async fn set_status(
-    db: &mut SqliteConnection,
-    id: &str,
-    status: &str,
-    now: i64,
-) -> sqlx::Result<bool> {
+pub async fn set_status(db: &mut Conn, id: &str, status: &str, now: i64) -> DbResult<bool> {
     let r = sqlx::query("UPDATE submissions SET status = $1, updated = $2 WHERE id = $3")
         .bind(status)
         .bind(now)
@@ -113,12 +111,7 @@ pub async fn set_status(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn set_contact(
-    db: &mut SqliteConnection,
-    id: &str,
-    contact_id: &str,
-    now: i64,
-) -> sqlx::Result<bool> {
+pub async fn set_contact(db: &mut Conn, id: &str, contact_id: &str, now: i64) -> DbResult<bool> {
     let r = sqlx::query("UPDATE submissions SET contact_id = $1, updated = $2 WHERE id = $3")
         .bind(contact_id)
         .bind(now)
@@ -128,7 +121,7 @@ pub async fn set_contact(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete(db: &mut SqliteConnection, id: &str) -> sqlx::Result<bool> {
+pub async fn delete(db: &mut Conn, id: &str) -> DbResult<bool> {
     let r = sqlx::query("DELETE FROM submissions WHERE id = $1")
         .bind(id)
         .execute(db)
@@ -137,12 +130,12 @@ pub async fn delete(db: &mut SqliteConnection, id: &str) -> sqlx::Result<bool> {
 }
 
 pub async fn add_note(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     submission_id: &str,
     author: &str,
     body: &str,
     now: i64,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO submission_notes (submission_id, author, body, created) VALUES ($1, $2, $3, $4)",
     )
@@ -160,7 +153,7 @@ pub async fn add_note(
     Ok(())
 }
 
-pub async fn notes(db: &SqlitePool, submission_id: &str) -> sqlx::Result<Vec<NoteRow>> {
+pub async fn notes(db: &Db, submission_id: &str) -> DbResult<Vec<NoteRow>> {
     sqlx::query_as(
         "SELECT author, body, created FROM submission_notes WHERE submission_id = $1 ORDER BY id",
     )

@@ -1,6 +1,8 @@
 //! API bearer tokens, stored only as SHA-256 digests.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult};
 
 /// How many hex digits of a token's digest name it on the account page (not a credential:
 /// the digest cannot be turned back into the token).
@@ -14,13 +16,9 @@ pub struct TokenInfo {
     pub expires: i64,
 }
 
-pub async fn list_for_user(
-    db: &SqlitePool,
-    user_id: i64,
-    now: i64,
-) -> sqlx::Result<Vec<TokenInfo>> {
+pub async fn list_for_user(db: &Db, user_id: i64, now: i64) -> DbResult<Vec<TokenInfo>> {
     sqlx::query_as(
-        "SELECT substr(token_hash, 1, $1) AS id, created, expires FROM api_tokens
+        "SELECT substr(token_hash, 1, CAST($1 AS INTEGER)) AS id, created, expires FROM api_tokens
          WHERE user_id = $2 AND expires > $3 ORDER BY created DESC",
     )
     .bind(ID_LEN)
@@ -31,12 +29,12 @@ pub async fn list_for_user(
 }
 
 /// Revokes one token of a user by its short id; false when there is none (or not theirs).
-pub async fn delete_by_id(db: &mut SqliteConnection, user_id: i64, id: &str) -> sqlx::Result<bool> {
+pub async fn delete_by_id(db: &mut Conn, user_id: i64, id: &str) -> DbResult<bool> {
     if id.len() != ID_LEN as usize || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(false);
     }
     let result =
-        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND substr(token_hash, 1, $2) = $3")
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND substr(token_hash, 1, CAST($2 AS INTEGER)) = $3")
             .bind(user_id)
             .bind(ID_LEN)
             .bind(id)
@@ -46,12 +44,12 @@ pub async fn delete_by_id(db: &mut SqliteConnection, user_id: i64, id: &str) -> 
 }
 
 pub async fn insert(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     token_hash: &str,
     user_id: i64,
     now: i64,
     expires: i64,
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO api_tokens (token_hash, user_id, created, expires) VALUES ($1, $2, $3, $4)",
     )
@@ -64,7 +62,7 @@ pub async fn insert(
     Ok(())
 }
 
-pub async fn delete(db: &mut SqliteConnection, token_hash: &str) -> sqlx::Result<()> {
+pub async fn delete(db: &mut Conn, token_hash: &str) -> DbResult<()> {
     sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
         .bind(token_hash)
         .execute(db)
@@ -73,12 +71,8 @@ pub async fn delete(db: &mut SqliteConnection, token_hash: &str) -> sqlx::Result
 }
 
 /// Revokes every token of a user, except (optionally) the one making the request.
-pub async fn delete_for_user(
-    db: &mut SqliteConnection,
-    user_id: i64,
-    keep_hash: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND token_hash IS NOT $2")
+pub async fn delete_for_user(db: &mut Conn, user_id: i64, keep_hash: Option<&str>) -> DbResult<()> {
+    sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2")
         .bind(user_id)
         .bind(keep_hash)
         .execute(db)
@@ -86,7 +80,7 @@ pub async fn delete_for_user(
     Ok(())
 }
 
-pub async fn purge_expired(db: &SqlitePool, now: i64) -> sqlx::Result<u64> {
+pub async fn purge_expired(db: &Db, now: i64) -> DbResult<u64> {
     let result = sqlx::query("DELETE FROM api_tokens WHERE expires <= $1")
         .bind(now)
         .execute(db)

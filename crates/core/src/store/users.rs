@@ -1,6 +1,8 @@
 //! Accounts, TOTP state and recovery codes.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Conn, Db, DbResult, Flag};
 
 use crate::domain::{Role, Username};
 
@@ -12,6 +14,7 @@ pub struct UserRow {
     pub role: String,
     /// Fernet token of the TOTP secret (present during enrolment and once enabled).
     pub totp_secret: Option<String>,
+    #[sqlx(try_from = "Flag")]
     pub totp_enabled: bool,
     pub totp_last_step: Option<i64>,
     pub totp_failures: i64,
@@ -40,10 +43,7 @@ impl UserRow {
 const COLUMNS: &str = "id, username, password_hash, role, totp_secret, totp_enabled, totp_last_step, \
                        totp_failures, totp_locked_until, created, data_version";
 
-pub async fn find_by_username(
-    db: &mut SqliteConnection,
-    username: &str,
-) -> sqlx::Result<Option<UserRow>> {
+pub async fn find_by_username(db: &mut Conn, username: &str) -> DbResult<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users WHERE username = $1"
     )))
@@ -53,11 +53,7 @@ pub async fn find_by_username(
 }
 
 /// The owner of a live API token (stored as its SHA-256 digest), in one query.
-pub async fn find_by_token(
-    db: &SqlitePool,
-    token_hash: &str,
-    now: i64,
-) -> sqlx::Result<Option<UserRow>> {
+pub async fn find_by_token(db: &Db, token_hash: &str, now: i64) -> DbResult<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users
          WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = $1 AND expires > $2)"
@@ -68,7 +64,7 @@ pub async fn find_by_token(
     .await
 }
 
-pub async fn find_by_id(db: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<UserRow>> {
+pub async fn find_by_id(db: &mut Conn, id: i64) -> DbResult<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users WHERE id = $1"
     )))
@@ -77,7 +73,7 @@ pub async fn find_by_id(db: &mut SqliteConnection, id: i64) -> sqlx::Result<Opti
     .await
 }
 
-pub async fn list(db: &SqlitePool) -> sqlx::Result<Vec<UserRow>> {
+pub async fn list(db: &Db) -> DbResult<Vec<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users ORDER BY username"
     )))
@@ -85,44 +81,44 @@ pub async fn list(db: &SqlitePool) -> sqlx::Result<Vec<UserRow>> {
     .await
 }
 
-pub async fn count_admins(db: &SqlitePool) -> sqlx::Result<i64> {
+pub async fn count_admins(db: &Db) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
         .fetch_one(db)
         .await
 }
 
 /// Is there an admin? Inside the caller's transaction (the first-admin check).
-pub async fn admin_exists(db: &mut SqliteConnection) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+pub async fn admin_exists(db: &mut Conn) -> DbResult<bool> {
+    sqlx::query_scalar::<_, Flag>("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
         .fetch_one(db)
         .await
+        .map(bool::from)
 }
 
 /// Inserts a user; `Ok(None)` when the name is taken.
 pub async fn create(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     username: &Username,
     password_hash: &str,
     role: Role,
     now: i64,
-) -> sqlx::Result<Option<i64>> {
-    let result = sqlx::query(
+) -> DbResult<Option<i64>> {
+    sqlx::query_scalar(
         "INSERT INTO users (username, password_hash, role, created) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (username) DO NOTHING",
+         ON CONFLICT (username) DO NOTHING RETURNING id",
     )
     .bind(username.as_str())
     .bind(password_hash)
     .bind(role.as_str())
     .bind(now)
-    .execute(db)
-    .await?;
-    Ok((result.rows_affected() == 1).then(|| result.last_insert_rowid()))
+    .fetch_optional(db)
+    .await
 }
 
 /// Deletes a user; sessions, tokens and recovery codes go with it (ON DELETE CASCADE).
 /// Deletes the user; their contacts, tokens and app passwords go with them (foreign keys), and
 /// so do the CardDAV tombstones their contacts left.
-pub async fn delete(db: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
+pub async fn delete(db: &mut Conn, id: i64) -> DbResult<bool> {
     let result = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *db)
@@ -134,7 +130,7 @@ pub async fn delete(db: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn set_password_hash(db: &mut SqliteConnection, id: i64, hash: &str) -> sqlx::Result<()> {
+pub async fn set_password_hash(db: &mut Conn, id: i64, hash: &str) -> DbResult<()> {
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(id)
@@ -144,11 +140,7 @@ pub async fn set_password_hash(db: &mut SqliteConnection, id: i64, hash: &str) -
 }
 
 /// Starts (or restarts) enrolment: stores a new encrypted secret, TOTP off until confirmed.
-pub async fn set_pending_totp(
-    db: &mut SqliteConnection,
-    id: i64,
-    secret_token: &str,
-) -> sqlx::Result<()> {
+pub async fn set_pending_totp(db: &mut Conn, id: i64, secret_token: &str) -> DbResult<()> {
     sqlx::query(
         "UPDATE users SET totp_secret = $1, totp_enabled = 0, totp_last_step = NULL,
                           totp_failures = 0, totp_locked_until = NULL WHERE id = $2",
@@ -161,7 +153,7 @@ pub async fn set_pending_totp(
 }
 
 /// Enables the stored secret without a confirming code (headless enrolment).
-pub async fn enable_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
+pub async fn enable_totp(db: &mut Conn, id: i64) -> DbResult<()> {
     sqlx::query("UPDATE users SET totp_enabled = 1 WHERE id = $1 AND totp_secret IS NOT NULL")
         .bind(id)
         .execute(db)
@@ -170,7 +162,7 @@ pub async fn enable_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()>
 }
 
 /// Turns TOTP off and forgets the secret and recovery codes (admin reset, user opt-out).
-pub async fn clear_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
+pub async fn clear_totp(db: &mut Conn, id: i64) -> DbResult<()> {
     sqlx::query(
         "UPDATE users SET totp_secret = NULL, totp_enabled = 0, totp_last_step = NULL,
                           totp_failures = 0, totp_locked_until = NULL WHERE id = $1",
@@ -187,12 +179,7 @@ pub async fn clear_totp(db: &mut SqliteConnection, id: i64) -> sqlx::Result<()> 
 
 /// Records an accepted TOTP step, atomically refusing a step not newer than the last one.
 /// Returns false when the step was already used (a replay, possibly concurrent).
-pub async fn accept_totp_step(
-    db: &mut SqliteConnection,
-    id: i64,
-    step: i64,
-    enable: bool,
-) -> sqlx::Result<bool> {
+pub async fn accept_totp_step(db: &mut Conn, id: i64, step: i64, enable: bool) -> DbResult<bool> {
     let result = sqlx::query(
         "UPDATE users SET totp_last_step = $1, totp_failures = 0, totp_locked_until = NULL,
                           totp_enabled = CASE WHEN $2 THEN 1 ELSE totp_enabled END
@@ -210,12 +197,12 @@ pub async fn accept_totp_step(
 /// Counts a wrong second-factor code; the fifth in a row locks the step for `lock_seconds`.
 /// Returns true when this failure started a lock.
 pub async fn record_totp_failure(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     id: i64,
     now: i64,
     max_failures: i64,
     lock_seconds: i64,
-) -> sqlx::Result<bool> {
+) -> DbResult<bool> {
     let failures: i64 = sqlx::query_scalar(
         "UPDATE users SET totp_failures = totp_failures + 1 WHERE id = $1 RETURNING totp_failures",
     )
@@ -234,10 +221,10 @@ pub async fn record_totp_failure(
 }
 
 pub async fn replace_recovery_codes(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     user_id: i64,
     hashes: &[String],
-) -> sqlx::Result<()> {
+) -> DbResult<()> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *db)
@@ -254,11 +241,11 @@ pub async fn replace_recovery_codes(
 
 /// Marks an unused recovery code as used; false when there is no such unused code.
 pub async fn use_recovery_code(
-    db: &mut SqliteConnection,
+    db: &mut Conn,
     user_id: i64,
     hash: &str,
     now: i64,
-) -> sqlx::Result<bool> {
+) -> DbResult<bool> {
     let result = sqlx::query(
         "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
     )
@@ -270,7 +257,7 @@ pub async fn use_recovery_code(
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn unused_recovery_codes(db: &SqlitePool, user_id: i64) -> sqlx::Result<i64> {
+pub async fn unused_recovery_codes(db: &Db, user_id: i64) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
         .bind(user_id)
         .fetch_one(db)

@@ -1,0 +1,32 @@
+-- PostgreSQL twin of migrations/sqlite/0002_contacts.sql (see 0001 for the translations).
+-- The book. Every personal column holds a Fernet token; `summary` is one more token
+-- holding the searchable fields together (name, phone, email, company, tags), so the
+-- in-memory directory is built with one decryption per contact. `dup_key` is a blind index.
+-- contacts.rowid (SQLite's implicit rowid, the app's paging cursor) is added in 0009, after
+-- the last column SQLite adds.
+
+CREATE TABLE contacts (
+    id       TEXT    PRIMARY KEY,                   -- random, opaque
+    owner_id BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name     TEXT    NOT NULL,
+    phone    TEXT    NOT NULL,
+    email    TEXT    NOT NULL,
+    address  TEXT    NOT NULL,
+    company  TEXT    NOT NULL,
+    notes    TEXT    NOT NULL,
+    tags     TEXT    NOT NULL,                      -- encrypted JSON array
+    summary  TEXT    NOT NULL,                      -- encrypted JSON of the searchable fields
+    favorite BIGINT  NOT NULL DEFAULT 0,
+    dup_key  TEXT    NOT NULL,
+    created  BIGINT  NOT NULL,
+    updated  BIGINT  NOT NULL
+);
+CREATE INDEX contacts_owner ON contacts (owner_id);
+CREATE UNIQUE INDEX contacts_owner_dup ON contacts (owner_id, dup_key);
+
+-- What `import-legacy` already brought over, so a second run adds nothing.
+CREATE TABLE legacy_imports (
+    kind      TEXT NOT NULL,                        -- 'contact' | 'audit'
+    legacy_id TEXT NOT NULL,
+    PRIMARY KEY (kind, legacy_id)
+);
