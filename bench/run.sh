@@ -25,6 +25,10 @@
 #   SEARCH_SECONDS=5 seconds per search kind at one connection
 #   FORM_IPS=1000    source addresses for the public form (5 submissions each)
 #   CARGO_TARGET_DIR defaults to /tmp/cv-release (keeps the developers' target dir free)
+#   DATABASE_URL=postgres://ROLE@HOST:PORT/DB   the same suite on PostgreSQL: the run makes a
+#                    database of its own on that server (cv_bench_PID, the role needs CREATEDB;
+#                    psql from Debian's postgresql-client) and drops it at the end. Unset (or
+#                    sqlite:…): SQLite in the temporary data directory, as before.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,10 +46,28 @@ DURATION=${DURATION:-15}
 SEARCH_SECONDS=${SEARCH_SECONDS:-5}
 FORM_IPS=${FORM_IPS:-1000}
 NAME=bench
+PG_SERVER=""
+case "${DATABASE_URL:-}" in postgres://* | postgresql://*) PG_SERVER="$DATABASE_URL" ;; esac
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 need wrk
 bench_build
+BACKEND="SQLite"
+if [[ -n "$PG_SERVER" ]]; then
+    need psql
+    PG_DB="cv_bench_$$"
+    psql -q "$PG_SERVER" -c "CREATE DATABASE $PG_DB" >/dev/null
+    export DATABASE_URL="${PG_SERVER%/*}/$PG_DB"
+    trap 'cleanup; psql -q "$PG_SERVER" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true' EXIT
+    BACKEND="PostgreSQL $(psql -Atc 'SHOW server_version' "$PG_SERVER")"
+fi
+stored_submissions() {
+    if [[ -n "$PG_SERVER" ]]; then
+        psql -Atc 'SELECT COUNT(*) FROM submissions' "$DATABASE_URL"
+    else
+        python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from submissions").fetchone()[0])' "$DATA_DIR/contact-vault.db"
+    fi
+}
 
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -94,7 +116,7 @@ LIMIT=$(field limit "$CRYPTO")
 echo "== public form ($FORM_IPS source addresses x 5)" >&2
 FORM=$("$LOAD" form --base "$BASE" --ips "$FORM_IPS" --per-ip 5 --concurrency 32)
 echo "   $FORM" >&2
-STORED=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from submissions").fetchone()[0])' "$DATA_DIR/contact-vault.db")
+STORED=$(stored_submissions)
 
 echo "== healthz probe alone, then during 20 concurrent logins" >&2
 PROBE=$("$LOAD" logins --base "$BASE" --username bench --password "$PASSWORD" --concurrency 0 --seconds 10)
@@ -116,7 +138,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 pct=$(python3 -c "print(f'{100 * $(field rps "$LIST") / $LIMIT:.0f}')")
 cat <<TABLE
 
-Contact Vault, $ROWS contacts, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load before $LOAD_BEFORE, after $LOAD_AFTER
+Contact Vault on $BACKEND, $ROWS contacts, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load before $LOAD_BEFORE, after $LOAD_AFTER
 
 | figure | result | target |
 |---|---|---|

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Single-quoted ${NAME} and $name in this file are meant literally (envsubst and NGINX variables).
 # shellcheck disable=SC2016
-# Tests the production front for real: lints the Dockerfile and the compose file, then renders
-# nginx/templates/contact-vault.conf.template the way the official nginx image does, runs NGINX
-# with a throwaway certificate in front of the release binary, and talks to it with curl.
+# Tests the production front for real: lints the Dockerfile and the compose file (its default
+# services and its `scale` profile), checks nginx/upstreams.envsh, then renders
+# nginx/templates/contact-vault.conf.template the way the official nginx image does (the envsh
+# sourced, then envsubst), runs NGINX with a throwaway certificate in front of the release binary,
+# and talks to it with curl; last, a second NGINX with two upstreams, one of them down.
 #
 #   bash deploy/nginx-test.sh        (CI calls it from .ci/run after the cargo tests)
 #
@@ -69,16 +71,17 @@ expect_grep() {
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cv-nginx-test.XXXXXX")
 APP_PID=""
 NGINX_PID=""
+NGINX2_PID=""
 cleanup() {
     local rc=$?
-    for pid in "$NGINX_PID" "$APP_PID"; do
+    for pid in "$NGINX2_PID" "$NGINX_PID" "$APP_PID"; do
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
         fi
     done
     if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-        for f in "$TMP/app.log" "$TMP/nginx-error.log"; do
+        for f in "$TMP/app.log" "$TMP/nginx-error.log" "$TMP/two-error.log"; do
             if [ -s "$f" ]; then
                 echo "---- last lines of $(basename "$f")"
                 tail -n 30 "$f"
@@ -101,12 +104,18 @@ fi
 # files in a temp dir so that no .env is created (or clobbered) in the work tree.
 mkdir -p "$TMP/compose/nginx"
 cp docker-compose.yml Dockerfile "$TMP/compose/"
-cp -r nginx/templates "$TMP/compose/nginx/"
+cp -r nginx/templates nginx/upstreams.envsh "$TMP/compose/nginx/"
 cp .env.example "$TMP/compose/.env"
 if (cd "$TMP/compose" && docker-compose config >"$TMP/compose.out" 2>"$TMP/compose.err"); then
     pass "docker-compose config accepts docker-compose.yml with .env.example as .env"
 else
     fail "docker-compose config" "$(cat "$TMP/compose.err")"
+fi
+# The same with the scale profile on (docker-compose 1.28+ knows --profile).
+if (cd "$TMP/compose" && docker-compose --profile scale config >"$TMP/compose-scale.out" 2>"$TMP/compose-scale.err"); then
+    pass "docker-compose --profile scale config accepts it too"
+else
+    fail "docker-compose --profile scale config" "$(cat "$TMP/compose-scale.err")"
 fi
 # What the file promises: only NGINX publishes ports, it waits for a healthy app, the app trusts
 # X-Forwarded-For from inside the compose network only. Debian's python3 has PyYAML (a
@@ -137,9 +146,59 @@ PY
 else
     fail "compose: structure" "$out"
 fi
+# The scale profile: its five services only under `scale`, the replicas hardened as `app` and
+# trusting nginx-scale alone, nginx-scale in front of both, every address distinct and usable.
+if out=$(/usr/bin/python3 - "$TMP/compose-scale.out" docker-compose.yml 2>&1 <<'PY'
+import ipaddress, sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+raw = yaml.safe_load(open(sys.argv[2]))
+s = c["services"]
+scale = ["postgres", "redis", "app-a", "app-b", "nginx-scale"]
+for name in scale:
+    assert s[name].get("profiles") == ["scale"], f"{name} not in profile scale alone"
+for name in ["app", "nginx"]:
+    assert not s[name].get("profiles"), f"{name} has a profile"
+net = ipaddress.ip_network(c["networks"]["vault"]["ipam"]["config"][0]["subnet"])
+ips = {n: ipaddress.ip_address(v["networks"]["vault"]["ipv4_address"]) for n, v in s.items()}
+assert len(set(ips.values())) == len(ips), f"addresses clash: {ips}"
+hosts = list(net.hosts())[1:]  # the first is the gateway
+assert all(ip in hosts for ip in ips.values()), f"an address outside {hosts[0]}-{hosts[-1]}: {ips}"
+app, front = s["app"], s["nginx-scale"]
+for name in ["app-a", "app-b"]:
+    r = s[name]
+    for key in ["image", "read_only", "tmpfs", "cap_drop", "security_opt", "healthcheck", "expose", "restart"]:
+        assert r.get(key) == app.get(key), f"{name}: {key} differs from app"
+    assert "ports" not in r, f"{name} publishes ports"
+    env = r["environment"]
+    assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"], f"{name}: DATABASE_URL"
+    assert env["REDIS_URL"].startswith("redis://redis:6379"), f"{name}: REDIS_URL"
+    trusted = [ipaddress.ip_network(x.strip()) for x in env["TRUSTED_PROXIES"].split(",")]
+    assert trusted and all(t.num_addresses == 1 for t in trusted), f"{name}: TRUSTED_PROXIES {trusted} not single addresses"
+    assert any(ips["nginx-scale"] in t for t in trusted), f"{name}: nginx-scale's address is not trusted"
+    for dep in ["postgres", "redis"]:
+        assert r["depends_on"][dep]["condition"] == "service_healthy", f"{name} does not wait for {dep}"
+data = [str(v) for n in ["app", "app-a", "app-b"] for v in s[n]["volumes"] if ":/data" in str(v)]
+assert len(set(data)) == 3, f"data volumes shared: {data}"
+assert front["environment"]["APP_UPSTREAM"] == "app-a:8080 app-b:8080", "nginx-scale: APP_UPSTREAM"
+for dep in ["app-a", "app-b"]:
+    assert front["depends_on"][dep]["condition"] == "service_healthy", f"nginx-scale does not wait for {dep}"
+assert sorted(int(p["published"]) for p in front["ports"]) == [80, 443], "nginx-scale ports"
+for name in ["nginx", "nginx-scale"]:
+    assert any(str(v).endswith(":/docker-entrypoint.d/15-contact-vault-upstreams.envsh:ro") for v in s[name]["volumes"]), f"{name}: upstreams.envsh not mounted"
+pg = s["postgres"]
+assert pg["image"].startswith("postgres:15") and "pg_isready" in pg["healthcheck"]["test"], "postgres image or healthcheck"
+assert any(":/var/lib/postgresql/data" in str(v) for v in pg["volumes"]), "postgres has no data volume"
+assert str(raw["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]).startswith("${"), "a password in docker-compose.yml"
+assert s["redis"]["image"].startswith("redis:7") and "redis-cli ping" in " ".join(s["redis"]["healthcheck"]["test"]), "redis image or healthcheck"
+PY
+); then
+    pass "compose scale: postgres, redis, app-a/app-b hardened as app, nginx-scale in front of both, distinct addresses"
+else
+    fail "compose scale: structure" "$out"
+fi
 
 TEMPLATE=nginx/templates/contact-vault.conf.template
-VARS='${SERVER_NAME} ${APP_UPSTREAM} ${TLS_CERT} ${TLS_KEY} ${HTTP_PORT} ${HTTPS_PORT}'
+VARS='${SERVER_NAME} ${APP_UPSTREAM_SERVERS} ${TLS_CERT} ${TLS_KEY} ${HTTP_PORT} ${HTTPS_PORT}'
 used=$(grep -o '\${[A-Za-z_][A-Za-z0-9_]*}' "$TEMPLATE" | sort -u | tr '\n' ' ')
 expected=$(tr ' ' '\n' <<<"$VARS" | sort -u | tr '\n' ' ')
 if [ "$used" = "$expected" ]; then
@@ -147,6 +206,46 @@ if [ "$used" = "$expected" ]; then
 else
     fail "template variables" "uses: $used"
 fi
+# Every proxied location moves a failed request on to another server, at most once more.
+count_in_template() { grep -c -- "^[[:space:]]*$1\$" "$TEMPLATE" || true; }
+proxies=$(count_in_template 'proxy_pass http://contact_vault;')
+[ "$proxies" -gt 0 ] || proxies="(no proxy_pass found)"
+expect "template: every proxy_pass location has proxy_next_upstream (error timeout 502 503) and 2 tries" \
+    "$(count_in_template 'proxy_next_upstream error timeout http_502 http_503;') $(count_in_template 'proxy_next_upstream_tries 2;')" \
+    "$proxies $proxies"
+# NGINX_ENVSUBST_FILTER names the same six: a variable missing there stays as ${...} in the
+# rendered file.
+filtered=$(/usr/bin/python3 -c '
+import re, sys, yaml
+f = yaml.safe_load(open(sys.argv[1]))["services"]["nginx"]["environment"]["NGINX_ENVSUBST_FILTER"]
+m = re.fullmatch(r"\^\((.*)\)\$+", f)
+print("\n".join("${%s}" % n for n in m.group(1).split("|")) if m else f)' docker-compose.yml | sort -u | tr '\n' ' ')
+expect "NGINX_ENVSUBST_FILTER lists exactly the template's variables" "$filtered" "$expected"
+
+# --- nginx/upstreams.envsh -------------------------------------------------------------------
+# Sourced by /bin/sh under `set -e`, as the official image's entrypoint does. The image ignores a
+# .envsh without the executable bit.
+ENVSH=nginx/upstreams.envsh
+check "nginx/upstreams.envsh is executable (the image sources only executable .envsh)" test -x "$ENVSH"
+upstream_servers() { # APP_UPSTREAM: prints APP_UPSTREAM_SERVERS; fails as the envsh does
+    APP_UPSTREAM=$1 sh -euc '. "$1"; printf "%s" "$APP_UPSTREAM_SERVERS"' sh "./$ENVSH"
+}
+TWO='server a:1 max_fails=1 fail_timeout=5s; server b:2 max_fails=1 fail_timeout=5s;'
+expect "envsh: 'a:1 b:2' gives two server entries" "$(upstream_servers 'a:1 b:2' 2>&1)" "$TWO"
+expect "envsh: 'a:1,b:2' gives the same" "$(upstream_servers 'a:1,b:2' 2>&1)" "$TWO"
+expect "envsh: one entry, as docker-compose.yml's nginx has it" "$(upstream_servers 'app:8080' 2>&1)" \
+    'server app:8080 max_fails=1 fail_timeout=5s;'
+refused() { # APP_UPSTREAM: the envsh fails, says why on stderr, and prints nothing else
+    local err out
+    if err=$(upstream_servers "$1" 2>&1 >/dev/null); then return 1; fi
+    out=$(upstream_servers "$1" 2>/dev/null || true)
+    [ -n "$err" ] && [ -z "$out" ]
+}
+check "envsh: refuses an empty list" refused ''
+check "envsh: refuses a list of separators only" refused ' , '
+check "envsh: refuses 'a:1; evil'" refused 'a:1; evil'
+check "envsh: refuses 'a' without a port" refused 'a'
+check "envsh: refuses a port out of range ('a:70000')" refused 'a:70000'
 
 # --- release binary --------------------------------------------------------------------------
 # shellcheck source=deploy/release-binary.sh
@@ -154,10 +253,11 @@ fi
 START=$(date +%s)
 
 # --- ports, certificate, config ----------------------------------------------------------------
-read -r APP_PORT HTTP_PORT HTTPS_PORT < <(python3 - <<'PY'
+# The last three: a second NGINX (HTTP, HTTPS) and a port nothing listens on (a dead upstream).
+read -r APP_PORT HTTP_PORT HTTPS_PORT HTTP2_PORT HTTPS2_PORT DEAD_PORT < <(python3 - <<'PY'
 import socket
 socks = []
-for _ in range(3):
+for _ in range(6):
     s = socket.socket()
     s.bind(("0.0.0.0", 0))
     socks.append(s)
@@ -175,11 +275,15 @@ mkdir -p "$TMP/acme/.well-known/acme-challenge" "$TMP/data" "$TMP/nginx-temp"
 ACME_TOKEN="ci-$(openssl rand -hex 8)"
 echo "$ACME_TOKEN.proof" >"$TMP/acme/.well-known/acme-challenge/$ACME_TOKEN"
 
-# Rendered exactly as the official image does it: only the listed variables are replaced.
-SERVER_NAME=localhost APP_UPSTREAM="127.0.0.1:$APP_PORT" \
-    TLS_CERT="$TMP/cert.pem" TLS_KEY="$TMP/key.pem" \
-    HTTP_PORT="$HTTP_PORT" HTTPS_PORT="$HTTPS_PORT" \
-    envsubst "$VARS" <"$TEMPLATE" >"$TMP/contact-vault.conf"
+# Rendered exactly as the official image does it: /bin/sh sources the envsh (APP_UPSTREAM to
+# APP_UPSTREAM_SERVERS), then envsubst replaces only the listed variables.
+render() { # OUT APP_UPSTREAM HTTP_PORT HTTPS_PORT
+    SERVER_NAME=localhost APP_UPSTREAM="$2" \
+        TLS_CERT="$TMP/cert.pem" TLS_KEY="$TMP/key.pem" \
+        HTTP_PORT="$3" HTTPS_PORT="$4" \
+        sh -euc '. "$1"; exec envsubst "$2"' sh "./$ENVSH" "$VARS" <"$TEMPLATE" >"$1"
+}
+render "$TMP/contact-vault.conf" "127.0.0.1:$APP_PORT" "$HTTP_PORT" "$HTTPS_PORT"
 if grep -q '\${' "$TMP/contact-vault.conf"; then
     fail "render: no \${...} left" "$(grep -n '\${' "$TMP/contact-vault.conf" | head -n 3)"
 elif grep -q 'proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;' "$TMP/contact-vault.conf" \
@@ -188,18 +292,26 @@ elif grep -q 'proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;' "$T
 else
     fail "render: NGINX's own \$variables missing after envsubst"
 fi
+expect "render: the one upstream server as the envsh writes it" \
+    "$(grep -c "^    server 127.0.0.1:$APP_PORT max_fails=1 fail_timeout=5s;$" "$TMP/contact-vault.conf")" 1
 
 # Two test-only adjustments, nothing else: the ACME webroot moves into the temp dir, and an NGINX
 # older than 1.25.1 (Debian 12 ships 1.22), which lacks `http2 on;`, gets the older equivalent
 # `listen ... ssl http2`. The official image is newer and reads the template as it is.
-sed -i "s#root /var/www/acme;#root $TMP/acme;#" "$TMP/contact-vault.conf"
 NGINX_VERSION=$(nginx -v 2>&1 | sed -n 's#.*nginx/\([0-9.]*\).*#\1#p')
+OLD_NGINX=""
 if [ "$(printf '%s\n' "$NGINX_VERSION" 1.25.1 | sort -V | head -n 1)" != "1.25.1" ]; then
     log "nginx $NGINX_VERSION < 1.25.1: using 'listen ... ssl http2' instead of 'http2 on;'"
-    sed -i -e '/^[[:space:]]*http2 on;$/d' \
-        -e "s#listen $HTTPS_PORT ssl\( default_server\)\?;#listen $HTTPS_PORT ssl http2\1;#" \
-        "$TMP/contact-vault.conf"
+    OLD_NGINX=1
 fi
+adjust() { # CONF HTTPS_PORT
+    sed -i "s#root /var/www/acme;#root $TMP/acme;#" "$1"
+    if [ -n "$OLD_NGINX" ]; then
+        sed -i -e '/^[[:space:]]*http2 on;$/d' \
+            -e "s#listen $2 ssl\( default_server\)\?;#listen $2 ssl http2\1;#" "$1"
+    fi
+}
+adjust "$TMP/contact-vault.conf" "$HTTPS_PORT"
 
 USER_LINE=""
 if [ "$(id -u)" -eq 0 ]; then
@@ -231,6 +343,22 @@ if out=$("${NGINX[@]}" -t 2>&1); then
 else
     fail "nginx -t" "$out"
     exit 1
+fi
+
+# The same template with two upstream servers (comma separated): a port nothing listens on,
+# then the app. Its own ports, pid and logs, for the second NGINX started at the end.
+render "$TMP/two.conf" "127.0.0.1:$DEAD_PORT,127.0.0.1:$APP_PORT" "$HTTP2_PORT" "$HTTPS2_PORT"
+adjust "$TMP/two.conf" "$HTTPS2_PORT"
+expect "render with two upstreams: both server entries on the line, no \${...} left" \
+    "$(grep -c "^    server 127.0.0.1:$DEAD_PORT max_fails=1 fail_timeout=5s; server 127.0.0.1:$APP_PORT max_fails=1 fail_timeout=5s;$" "$TMP/two.conf") $(grep -c '\${' "$TMP/two.conf" || true)" "1 0"
+sed -e "s#$TMP/contact-vault.conf#$TMP/two.conf#" -e "s#$TMP/nginx.pid#$TMP/two.pid#" \
+    -e "s#$TMP/nginx-error.log#$TMP/two-error.log#" -e "s#$TMP/nginx-access.log#$TMP/two-access.log#" \
+    "$TMP/nginx.conf" >"$TMP/two-nginx.conf"
+NGINX2=(nginx -p "$TMP" -c "$TMP/two-nginx.conf" -e "$TMP/two-error.log")
+if out=$("${NGINX2[@]}" -t 2>&1); then
+    pass "nginx -t accepts the template rendered with two upstream servers"
+else
+    fail "nginx -t (two upstreams)" "$out"
 fi
 
 # --- start the app and NGINX ---------------------------------------------------------------------
@@ -420,6 +548,29 @@ expect "DELETE the card: 204" "$(dav DELETE "$BOOK/nginx-1.vcf")" 204
 direct=$(curl -sS -u "ci-user:$app_password" -X PROPFIND -H 'Depth: 0' --data "$PRINCIPAL" \
     -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT$BOOK/" || true)
 expect "CardDAV straight to the app over http (https PUBLIC_URL) is refused: 403" "$direct" 403
+
+# --- two upstreams, one of them down ---------------------------------------------------------------
+# The second NGINX proxies to a dead port and to the app. Whichever request finds the dead one
+# (connection refused: nothing was sent, so even a POST may move on) is answered by the app: no
+# 502 reaches the client, and NGINX's log shows that the dead server was tried.
+"${NGINX2[@]}" 2>>"$TMP/two-error.log" &
+NGINX2_PID=$!
+HTTPS2="https://localhost:$HTTPS2_PORT"
+if wait_for "$HTTPS2/healthz" "${CA[@]}"; then
+    codes2=()
+    for _ in 1 2 3; do
+        codes2+=("$(curl -s -o /dev/null -w '%{http_code}' "${CA[@]}" "$HTTPS2/healthz" || true)")
+        codes2+=("$(curl -s -o /dev/null -w '%{http_code}' "${CA[@]}" --interface 127.0.0.5 \
+            -H 'Content-Type: application/json' --data '{"username":"ci-nobody-9","password":"wrong-password-1"}' \
+            "$HTTPS2/api/login" || true)")
+    done
+    expect "two upstreams, one down: GET /healthz and POST /api/login answered by the other (200/401)" \
+        "${codes2[*]}" "200 401 200 401 200 401"
+    check "... and the dead upstream was tried (connection refused in NGINX's log)" \
+        grep -q "connect() failed (111: Connection refused) while connecting to upstream.*127.0.0.1:$DEAD_PORT" "$TMP/two-error.log"
+else
+    fail "the second NGINX (two upstreams) answers /healthz"
+fi
 
 log "$(($(date +%s) - START)) s without the build"
 printf '%d passed, %d failed\n' "$PASSED" "$FAILED"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::keys::KeySources;
 
@@ -25,7 +25,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `DATA_DIR` (default `./data`): database and generated keys.
     pub data_dir: PathBuf,
-    /// `DATABASE_URL` (default `sqlite://DATA_DIR/contact-vault.db`).
+    /// `DATABASE_URL` or `DATABASE_URL_FILE` (default `sqlite://DATA_DIR/contact-vault.db`;
+    /// or `postgres://…`). Never logged: it may hold a password.
     pub database_url: String,
     /// `FERNET_KEYS`, `BLIND_INDEX_KEY`, `SECRET_KEY` (or `*_FILE`), as given.
     pub keys: KeySources,
@@ -126,8 +127,9 @@ impl Settings {
             s.bind = v;
         }
         s.public_url = var("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
-        if let Some(v) = var("DATABASE_URL") {
-            s.database_url = v;
+        // From a file too: a PostgreSQL URL carries the database password.
+        if let Some((v, _)) = secret("DATABASE_URL")? {
+            s.database_url = v.expose_secret().to_string();
         }
         s.keys = KeySources {
             fernet_keys: secret("FERNET_KEYS")?,

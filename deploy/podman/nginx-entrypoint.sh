@@ -1,9 +1,24 @@
 #!/bin/bash
 # Entrypoint of the local nginx stand-in (nginx.Containerfile). Like the official image's
-# 20-envsubst-on-templates.sh: every /etc/nginx/templates/NAME.template is rendered into
-# /etc/nginx/conf.d/NAME with envsubst, substituting only the environment variables whose names
-# match NGINX_ENVSUBST_FILTER (all of them when it is unset), so NGINX's own $variables stay.
+# docker-entrypoint.sh (1.25+), it first sources every executable /docker-entrypoint.d/*.envsh in
+# `sort -V` order (a non-executable one is ignored, as there), e.g. docker-compose.yml's
+# 15-contact-vault-upstreams.envsh, which makes APP_UPSTREAM_SERVERS; one that fails stops the
+# start. Then, like its 20-envsubst-on-templates.sh: every /etc/nginx/templates/NAME.template is
+# rendered into /etc/nginx/conf.d/NAME with envsubst, substituting only the environment variables
+# whose names match NGINX_ENVSUBST_FILTER (all of them when it is unset), so NGINX's own
+# $variables stay.
 set -euo pipefail
+if [ -d /docker-entrypoint.d ]; then
+    while IFS= read -r envsh; do
+        if [ ! -x "$envsh" ]; then
+            echo "ignoring $envsh, not executable" >&2
+            continue
+        fi
+        echo "sourcing $envsh" >&2
+        # shellcheck disable=SC1090
+        . "$envsh" || { echo "$envsh failed" >&2; exit 1; }
+    done < <(find /docker-entrypoint.d/ -follow -type f -name '*.envsh' -print | sort -V)
+fi
 templates=/etc/nginx/templates
 out=/etc/nginx/conf.d
 if [ -d "$templates" ]; then

@@ -20,10 +20,15 @@
 //!   outbox while the webhook is down, the server is killed, and the next one delivers them
 //!   (see `outbox.rs`).
 //!
+//! - `two_instances_behind_nginx_on_postgres_and_redis` (about 15 s): two binaries on one
+//!   PostgreSQL (`CV_TEST_POSTGRES`) and one Redis behind NGINX; one of them killed mid-traffic
+//!   (see `instances.rs`).
+//!
 //! Traffic goes to 127.0.0.0/8 only; the form and sign-in limits are per client address, so
 //! requests come from many 127.x.y.z source addresses.
 
 mod crash;
+mod instances;
 mod ledger;
 mod load;
 mod net;

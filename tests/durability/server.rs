@@ -72,7 +72,13 @@ fn command(data_dir: &Path, args: &[&str]) -> Command {
 
 /// Runs a CLI command to completion with `stdin` as its input.
 pub fn cli(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
+    cli_with(data_dir, args, stdin, &[])
+}
+
+/// [`cli`] with these variables set on top (e.g. a `DATABASE_URL`).
+pub fn cli_with(data_dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = command(data_dir, args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

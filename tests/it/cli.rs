@@ -139,3 +139,43 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
     assert!(log.contains("generated new keys"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
+
+#[test]
+fn database_url_file_is_read_and_its_url_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere.db");
+    let url = format!("sqlite://{}", db.display());
+    let file = dir.path().join("database-url");
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    let mut cmd = crate::helpers::cli_command(
+        dir.path(),
+        &["user", "add", "Filer", "--role", "user", "--password-stdin"],
+    );
+    let mut child = cmd
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_URL_FILE", &file)
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(b"filer-Long-passphrase\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        db.is_file(),
+        "the database named in the file is the one used"
+    );
+    assert!(!dir.path().join("contact-vault.db").exists());
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!printed.contains("elsewhere.db"), "{printed}");
+}
