@@ -31,7 +31,7 @@ pub fn current_request_id() -> Option<String> {
 /// log, a file or a pipe gets plain text.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{}", vault_core::DATABASE_LOG_FILTER)));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -21,6 +21,8 @@ mod inbox_tests;
 pub mod notify;
 pub mod ops;
 pub(crate) mod store;
+/// The store's log filter directive (`store::LOG_FILTER`), for the binary's default filter.
+pub use store::LOG_FILTER as DATABASE_LOG_FILTER;
 #[cfg(test)]
 mod testing;
 pub mod tickets;

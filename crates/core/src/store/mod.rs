@@ -54,6 +54,11 @@ impl From<sqlx::Error> for crate::error::Error {
     }
 }
 
+/// A log filter directive for the binary's default filter: PostgreSQL's notices ("relation
+/// … already exists, skipping", sent at every start by the migrations) only from `warn`, so
+/// that they do not fill the log nor a CLI command's output.
+pub const LOG_FILTER: &str = "sqlx::postgres::notice=warn";
+
 /// The database a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
