@@ -21,11 +21,21 @@ use crate::server::{Server, cli_with, free_port};
 
 const PASSWORD: &str = "instances-Long-passphrase";
 
-/// A child process killed when dropped.
+/// A child process stopped when dropped: SIGTERM first (NGINX's master then stops its
+/// workers; a SIGKILL would leave them running), SIGKILL after 5 s.
 struct Daemon(Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
