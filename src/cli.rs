@@ -307,9 +307,13 @@ async fn keys_rotate(new_key: bool, wait_seconds: u64, batch_size: i64) -> anyho
     if new_key {
         if settings.keys.fernet_keys.is_some() {
             bail!(
-                "FERNET_KEYS comes from the environment, so it cannot be changed here: put a key from \
-                 `contact-vault keys generate` in front of the list, restart the servers, then run \
-                 `contact-vault keys rotate`"
+                "FERNET_KEYS comes from the environment, so it cannot be changed here. With one \
+                 server: put a key from `contact-vault keys generate` in front of the list, restart \
+                 it, then run `contact-vault keys rotate`. With several: first add the new key at \
+                 the end of every instance's list and restart them one by one (all can then read \
+                 it), then move it to the front on each and restart them again, then run \
+                 `contact-vault keys rotate`; the old key may go once a second run re-encrypts 0 \
+                 rows (docs/SCALING.md)"
             );
         }
         let fp = keys::add_primary_fernet_key(&settings.data_dir)?;

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub setup_url: Option<String>,
     pub dir: TempDir,
+    /// When the app was started (the plaintext scans read the PostgreSQL WAL written since).
+    pub started: std::time::SystemTime,
 }
 
 pub struct TestUser {
@@ -105,6 +107,7 @@ async fn spawn_app_on(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
         clock,
         setup_url,
         dir,
+        started: std::time::SystemTime::now(),
     }
 }
 
@@ -427,4 +430,99 @@ pub fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::proce
     input.write_all(stdin.as_bytes()).expect("stdin written");
     drop(input);
     child.wait_with_output().expect("binary finishes")
+}
+
+/// Does `haystack` hold `needle` anywhere?
+pub fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+impl TestApp {
+    /// Is this app on PostgreSQL (`CV_TEST_POSTGRES`)?
+    pub fn on_postgres(&self) -> bool {
+        self.state.settings.database_url.starts_with("postgres")
+    }
+
+    /// Everything this app keeps at rest, as (where, bytes), for the plaintext scans: every
+    /// file under its data directory (on SQLite the database and its WAL, checkpointed first);
+    /// on PostgreSQL also, after a `CHECKPOINT`, the files of its database and the WAL
+    /// segments written since it started, and the text of every row of every table (a value
+    /// TOAST compresses on disk is in clear there).
+    pub async fn at_rest(&self) -> Vec<(String, Vec<u8>)> {
+        let mut found = Vec::new();
+        if self.on_postgres() {
+            self.postgres_at_rest(&mut found).await;
+        } else {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.db)
+                .await
+                .expect("checkpoint");
+        }
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).expect("data dir") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).expect("readable");
+                    found.push((path.display().to_string(), bytes));
+                }
+            }
+        }
+        found
+    }
+
+    async fn postgres_at_rest(&self, found: &mut Vec<(String, Vec<u8>)>) {
+        sqlx::query("CHECKPOINT")
+            .execute(&self.db)
+            .await
+            .expect("CHECKPOINT (the test role is a superuser)");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&self.db)
+        .await
+        .expect("tables");
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(t AS TEXT) FROM {table} t"
+            )))
+            .fetch_all(&self.db)
+            .await
+            .expect("rows");
+            found.push((format!("rows of {table}"), rows.join("\n").into_bytes()));
+        }
+        let data: String =
+            sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+                .fetch_one(&self.db)
+                .await
+                .expect("data_directory");
+        let oid: String = sqlx::query_scalar(
+            "SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()",
+        )
+        .fetch_one(&self.db)
+        .await
+        .expect("the database's oid");
+        let data = std::path::Path::new(&data);
+        let since = self.started - std::time::Duration::from_secs(2);
+        // All of the database's files; of the cluster's WAL, what was written since the start.
+        for (dir, all) in [
+            (data.join("base").join(oid), true),
+            (data.join("pg_wal"), false),
+        ] {
+            for entry in std::fs::read_dir(&dir).expect("the cluster's files are readable") {
+                let path = entry.expect("an entry").path();
+                let modified = path.metadata().and_then(|m| m.modified());
+                if !path.is_file() || !(all || modified.is_ok_and(|t| t >= since)) {
+                    continue;
+                }
+                // (a file can go between the listing and the read: a dropped temp table)
+                if let Ok(bytes) = std::fs::read(&path) {
+                    found.push((path.display().to_string(), bytes));
+                }
+            }
+        }
+    }
 }

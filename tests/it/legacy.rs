@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::helpers::{TestApp, cli, spawn_app_in};
+use crate::helpers::{TestApp, cli, holds, spawn_app_in};
 
 const V2_KEY: &str = "N0_kysu-C8Zi-sppWVe6p4Mlypvnn_Duk2Nf5iRNgQA=";
 const V2_USER_DB: &str = r#"{
@@ -481,34 +481,19 @@ async fn import_legacy_leaves_no_plaintext_on_disk() {
     // Use the book once, so that whatever reading it writes is on disk too.
     let token = token(&app, "maria", "maria-sha256-pass").await;
     assert_eq!(contacts(&app, &token).await.len(), 2);
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&app.db)
-        .await
-        .unwrap();
-
-    let mut files = vec![];
-    let mut dirs = vec![app.dir.path().to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    assert!(
-        files.iter().any(|p| p.ends_with("contact-vault.db")),
-        "{files:?}"
-    );
-    for path in &files {
-        let bytes = std::fs::read(path).unwrap();
+    let files = app.at_rest().await;
+    let where_: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+    let database = if app.on_postgres() {
+        "rows of contacts"
+    } else {
+        "contact-vault.db"
+    };
+    assert!(where_.iter().any(|p| p.ends_with(database)), "{where_:?}");
+    for (path, bytes) in &files {
         for secret in PLAINTEXTS {
             assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{secret} is in {} in clear",
-                path.display()
+                !holds(bytes, secret.as_bytes()),
+                "{secret} is in {path} in clear"
             );
         }
     }

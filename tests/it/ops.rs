@@ -258,23 +258,39 @@ fn sigterm_stops_the_server_cleanly() {
 /// Every value in every column of every table that the old key opens: after a rotation there
 /// must be none (a sealed column missing from the rotation's list would be lost with the key).
 async fn still_under(app: &TestApp, old: &FieldCipher, new: &FieldCipher) -> Vec<String> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-    )
+    // Every table and every text column, from the catalogue of the backend in use.
+    let postgres = app.state.settings.database_url.starts_with("postgres");
+    let tables: Vec<String> = sqlx::query_scalar(if postgres {
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    })
     .fetch_all(&app.db)
     .await
     .unwrap();
     let mut left = Vec::new();
     for table in tables {
-        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT name FROM pragma_table_info('{table}')"
-        )))
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(if postgres {
+            format!(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' \
+                 AND data_type = 'text'"
+            )
+        } else {
+            format!("SELECT name FROM pragma_table_info('{table}')")
+        }))
         .fetch_all(&app.db)
         .await
         .unwrap();
         for column in columns {
             let values: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST({column} AS TEXT) FROM {table} WHERE typeof({column}) = 'text'"
+                "SELECT CAST({column} AS TEXT) FROM {table} WHERE {}",
+                if postgres {
+                    format!("{column} IS NOT NULL")
+                } else {
+                    format!("typeof({column}) = 'text'")
+                }
             )))
             .fetch_all(&app.db)
             .await
