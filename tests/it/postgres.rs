@@ -197,3 +197,115 @@ async fn backup_and_restore_on_postgres_point_to_pg_dump_and_write_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_restore"));
 }
+
+/// The `migrate-db` backend's latest statement on `target`, while it is in its transaction.
+async fn copying_now(watch: &sqlx::AnyPool) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+    )
+    .fetch_optional(watch)
+    .await
+    .expect("pg_stat_activity")
+}
+
+/// Rows in every table of `target` but the migrations' own.
+async fn rows_in(watch: &sqlx::AnyPool) -> i64 {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(watch)
+    .await
+    .expect("tables");
+    assert!(tables.len() > 10, "the schema is there: {tables:?}");
+    let mut total = 0;
+    for table in tables {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(watch)
+                .await
+                .expect("a count");
+        total += n;
+    }
+    total
+}
+
+#[tokio::test]
+#[ignore = "needs CV_TEST_POSTGRES"]
+async fn migrate_db_killed_half_way_leaves_an_empty_target_and_runs_again() {
+    let server = server();
+    let app = spawn_app_with(|s| {
+        s.database_url = format!("sqlite://{}", s.data_dir.join("old.db").display());
+    })
+    .await;
+    let ann = app.create_user("ann", "user").await;
+    let token = app.api_token(&ann).await;
+    let mut csv = String::from("name,phone,email,notes,tags\n");
+    for i in 0..5000 {
+        csv.push_str(&format!(
+            "Person {i:05},+1 555 02{i:05},p{i}@example.com,n,moved\n"
+        ));
+    }
+    let res = reqwest::Client::new()
+        .post(app.url("/api/contacts/import/csv"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(res.status(), 200);
+    let from = app.state.settings.database_url.clone();
+    let target = fresh_postgres_database(&server).await;
+    let watch = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&target)
+        .await
+        .expect("the target answers");
+
+    // SIGKILL while it writes the contacts, inside its one transaction.
+    let mut child = cli_command(
+        app.dir.path(),
+        &["migrate-db", "--from", &from, "--to", &target],
+    )
+    .spawn()
+    .expect("binary runs");
+    let started = std::time::Instant::now();
+    loop {
+        let now = copying_now(&watch).await.unwrap_or_default();
+        if now.starts_with("INSERT INTO \"contacts\"") {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "migrate-db ended before it copied the contacts"
+        );
+        assert!(started.elapsed().as_secs() < 60, "the copy starts");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    // PostgreSQL rolls the dead client's transaction back: nothing of it is visible.
+    let started = std::time::Instant::now();
+    while copying_now(&watch).await.is_some() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the server drops the dead client"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows_in(&watch).await, 0, "all or nothing: nothing");
+
+    // And the same command again completes, the chain verified.
+    let out = migrate(&app, &from, &target);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("contacts: 5000 rows"), "{stdout}");
+    assert!(stdout.contains("audit chain ok"), "{stdout}");
+}
