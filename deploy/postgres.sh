@@ -6,7 +6,9 @@
 #   bash deploy/postgres.sh stop "$PG_DIR"
 #
 # CV_TEST_POSTGRES is the URL of a role that may create databases: the integration tests
-# (tests/it/helpers.rs) make a fresh database on it for each app they start.
+# (tests/it/helpers.rs) make a fresh database on it for each app they start. The server also
+# speaks TLS, with a certificate for 127.0.0.1 from a CA made here (openssl);
+# CV_TEST_POSTGRES_CA is that CA's certificate, for `?sslmode=verify-full&sslrootcert=…`.
 set -euo pipefail
 
 bin=""
@@ -42,14 +44,30 @@ start)
     port="${PG_PORT:-$((20000 + RANDOM % 20000))}"
     as_owner "$bin/initdb" --pgdata="$dir/data" --username=vault --auth=trust \
         --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
+    # A throwaway CA and a server certificate for 127.0.0.1 and localhost, valid for a day.
+    tls="$dir/tls"
+    mkdir "$tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj "/CN=Contact Vault test CA" -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj "/CN=localhost" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tls/san.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 1 -extfile "$tls/san.ext" -out "$tls/server.pem" 2>/dev/null
+    rm -f "$tls/ca.key" "$tls/server.csr"
+    chmod 0600 "$tls/server.key"
+    chmod 0644 "$tls/ca.pem" "$tls/server.pem"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$tls/server.key" "$tls/server.pem"; fi
     # Throwaway settings: no fsync (nothing here outlives the run), more connections for the
     # suite's parallel tests (each app has a pool of 8).
     as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --silent \
         -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-            -c max_connections=400" start >&2
+            -c max_connections=400 -c ssl=on -c ssl_cert_file=$tls/server.pem \
+            -c ssl_key_file=$tls/server.key" start >&2
     echo "export PG_DIR=$dir"
     echo "export CV_TEST_POSTGRES=postgres://vault@127.0.0.1:$port/postgres"
+    echo "export CV_TEST_POSTGRES_CA=$tls/ca.pem"
     ;;
 stop)
     dir="${2:?the folder that start printed (PG_DIR)}"

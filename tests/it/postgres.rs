@@ -309,3 +309,69 @@ async fn migrate_db_killed_half_way_leaves_an_empty_target_and_runs_again() {
     assert!(stdout.contains("contacts: 5000 rows"), "{stdout}");
     assert!(stdout.contains("audit chain ok"), "{stdout}");
 }
+
+/// `CV_TEST_POSTGRES_CA`: the CA that signed the test server's certificate (deploy/postgres.sh).
+fn server_ca() -> String {
+    std::env::var("CV_TEST_POSTGRES_CA").expect("CV_TEST_POSTGRES_CA (see deploy/postgres.sh)")
+}
+
+#[tokio::test]
+#[ignore = "needs CV_TEST_POSTGRES"]
+async fn the_app_talks_to_postgres_over_verified_tls_and_refuses_a_stranger_certificate() {
+    let server = server();
+    let ca = server_ca();
+    let database = fresh_postgres_database(&server).await;
+    let name = database.rsplit('/').next().expect("a name").to_string();
+    let url = format!("{database}?sslmode=verify-full&sslrootcert={ca}");
+    let app = spawn_app_with(|s| s.database_url = url.clone()).await;
+    let ann = app.create_user("ann", "user").await;
+    let token = app.api_token(&ann).await;
+    let body = json!({ "name": "Tls Tester", "phone": "+1 555 010 4242" });
+    let res = app
+        .api(Method::POST, "/api/contacts", &token, Some(body))
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        contacts(&app, &token).await["contacts"][0]["name"],
+        "Tls Tester"
+    );
+    // The server's view: every connection to that database is TLS.
+    let watch = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("{server}?sslmode=disable"))
+        .await
+        .expect("the server answers");
+    let (connections, all_tls): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.ssl THEN 1 ELSE 0 END), 0) \
+         FROM pg_stat_activity a JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.datname = $1",
+    )
+    .bind(&name)
+    .fetch_one(&watch)
+    .await
+    .expect("pg_stat_ssl");
+    assert!(connections > 0);
+    assert_eq!(all_tls, connections, "no connection in clear");
+
+    // A certificate the configured CA did not sign stops the start, with a clear reason.
+    let stranger =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("a certificate");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, stranger.cert.pem()).expect("written");
+    let mut settings = contact_vault::config::Settings::with_data_dir(dir.path().to_path_buf());
+    settings.bind = "127.0.0.1:0".into();
+    settings.database_url = format!(
+        "{database}?sslmode=verify-full&sslrootcert={}",
+        other_ca.display()
+    );
+    let started = contact_vault::startup::Application::build(
+        settings,
+        contact_vault::clock::Clock::default(),
+    )
+    .await;
+    let err = match started {
+        Ok(_) => panic!("a server certificate of another CA was accepted"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}

@@ -109,6 +109,9 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
             pool
         }
         Backend::Postgres => {
+            if let Some(warning) = unverified_transport(database_url) {
+                tracing::warn!("{warning}");
+            }
             let pool = AnyPoolOptions::new()
                 .max_connections(8)
                 .connect(database_url)
@@ -121,6 +124,30 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Db> {
         }
     };
     Ok(pool)
+}
+
+/// A warning when a PostgreSQL URL reaches another machine without a verified TLS connection
+/// (`sslmode=verify-full` or `verify-ca`): the default, `prefer`, may fall back to plain text
+/// and never checks whose certificate it got. A Unix socket and loopback need neither.
+pub(crate) fn unverified_transport(database_url: &str) -> Option<&'static str> {
+    use sqlx::postgres::{PgConnectOptions, PgSslMode};
+    let options = PgConnectOptions::from_str(database_url).ok()?;
+    let host = options.get_host();
+    let local = options.get_socket().is_some()
+        || host.starts_with('/')
+        || host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let verified = matches!(
+        options.get_ssl_mode(),
+        PgSslMode::VerifyFull | PgSslMode::VerifyCa
+    );
+    (!local && !verified).then_some(
+        "DATABASE_URL reaches PostgreSQL on another host without sslmode=verify-full: the \
+         connection may be in clear and its server is not verified (docs/SCALING.md, TLS)",
+    )
 }
 
 /// A pool on a SQLite file with the settings every connection needs.
@@ -149,7 +176,8 @@ async fn sqlite_pool(database_url: &str, connections: u32) -> anyhow::Result<Db>
 /// inspect a backup).
 pub async fn open_existing(database_url: &str) -> anyhow::Result<Db> {
     sqlx::any::install_default_drivers();
-    let options = AnyConnectOptions::from_str(&format!("{database_url}?mode=ro"))?;
+    let joint = if database_url.contains('?') { '&' } else { '?' };
+    let options = AnyConnectOptions::from_str(&format!("{database_url}{joint}mode=ro"))?;
     Ok(AnyPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
@@ -222,5 +250,31 @@ impl<'r> sqlx::Decode<'r, Any> for Flag {
 impl From<Flag> for bool {
     fn from(flag: Flag) -> bool {
         flag.0
+    }
+}
+
+#[cfg(test)]
+mod transport_tests {
+    use super::unverified_transport;
+
+    #[test]
+    fn a_remote_postgres_without_verified_tls_is_named() {
+        for url in [
+            "postgres://vault@db.internal/vault",
+            "postgres://vault@10.0.0.5:5432/vault?sslmode=require",
+            "postgres://vault@postgres/vault?sslmode=prefer",
+        ] {
+            assert!(unverified_transport(url).is_some(), "{url}");
+        }
+        for url in [
+            "postgres://vault@127.0.0.1:5432/vault",
+            "postgres://vault@localhost/vault",
+            "postgres://vault@[::1]/vault",
+            "postgres://vault@db.internal/vault?sslmode=verify-full&sslrootcert=/ca.pem",
+            "postgres://vault@10.0.0.5/vault?sslmode=verify-ca",
+            "postgres:///vault?host=/run/postgresql",
+        ] {
+            assert!(unverified_transport(url).is_none(), "{url}");
+        }
     }
 }
