@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, cli, cli_command, spawn_app, spawn_app_in};
 
-async fn seed_book(app: &TestApp, rows: usize) -> String {
+/// An account `ann` whose book holds `rows` contacts from one CSV import; her API token.
+pub(crate) async fn seed_book(app: &TestApp, rows: usize) -> String {
     let user = app.create_user("ann", "user").await;
     let token = app.api_token(&user).await;
     let mut csv = String::from("name,phone,email,notes,tags\n");

@@ -23,6 +23,14 @@ async fn contacts(app: &TestApp, token: &str) -> Value {
     res.json().await.expect("json")
 }
 
+/// An installation to move: on a SQLite file whatever the suite runs on.
+async fn sqlite_installation() -> TestApp {
+    spawn_app_with(|s| {
+        s.database_url = format!("sqlite://{}", s.data_dir.join("old.db").display());
+    })
+    .await
+}
+
 fn migrate(app: &TestApp, from: &str, to: &str) -> std::process::Output {
     cli_command(app.dir.path(), &["migrate-db", "--from", from, "--to", to])
         .output()
@@ -33,11 +41,7 @@ fn migrate(app: &TestApp, from: &str, to: &str) -> std::process::Output {
 #[ignore = "needs CV_TEST_POSTGRES"]
 async fn migrate_db_moves_an_installation_and_the_copy_serves_on() {
     let server = server();
-    // The installation to move: on a SQLite file whatever the suite runs on.
-    let app = spawn_app_with(|s| {
-        s.database_url = format!("sqlite://{}", s.data_dir.join("old.db").display());
-    })
-    .await;
+    let app = sqlite_installation().await;
     let ann = app.create_user("ann", "user").await;
     let token = app.api_token(&ann).await;
     let mut ids = Vec::new();
@@ -158,10 +162,7 @@ async fn migrate_db_moves_an_installation_and_the_copy_serves_on() {
 #[ignore = "needs CV_TEST_POSTGRES"]
 async fn migrate_db_refuses_a_wrong_direction_and_a_database_of_another_app() {
     let server = server();
-    let app = spawn_app_with(|s| {
-        s.database_url = format!("sqlite://{}", s.data_dir.join("old.db").display());
-    })
-    .await;
+    let app = sqlite_installation().await;
     let from = app.state.settings.database_url.clone();
     let target = fresh_postgres_database(&server).await;
     let out = migrate(&app, &target, &from);
@@ -236,27 +237,8 @@ async fn rows_in(watch: &sqlx::AnyPool) -> i64 {
 #[ignore = "needs CV_TEST_POSTGRES"]
 async fn migrate_db_killed_half_way_leaves_an_empty_target_and_runs_again() {
     let server = server();
-    let app = spawn_app_with(|s| {
-        s.database_url = format!("sqlite://{}", s.data_dir.join("old.db").display());
-    })
-    .await;
-    let ann = app.create_user("ann", "user").await;
-    let token = app.api_token(&ann).await;
-    let mut csv = String::from("name,phone,email,notes,tags\n");
-    for i in 0..5000 {
-        csv.push_str(&format!(
-            "Person {i:05},+1 555 02{i:05},p{i}@example.com,n,moved\n"
-        ));
-    }
-    let res = reqwest::Client::new()
-        .post(app.url("/api/contacts/import/csv"))
-        .bearer_auth(&token)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("import");
-    assert_eq!(res.status(), 200);
+    let app = sqlite_installation().await;
+    crate::ops::seed_book(&app, 5000).await;
     let from = app.state.settings.database_url.clone();
     let target = fresh_postgres_database(&server).await;
     let watch = sqlx::any::AnyPoolOptions::new()
