@@ -17,8 +17,11 @@
 # the volume, then given as *_FILE secrets instead; a backup taken in the running container and
 # restored; `down` and `up` with the app container recreated from a rebuilt image (cargo-chef's
 # dependency layer reused); a SIGTERM stop under writes with no acknowledged write lost; no key
-# in `podman inspect`, the image layers or the logs; every container, network, volume and image
-# made here removed at the end (KEEP_IMAGES=1 keeps the base images and the build cache).
+# in `podman inspect`, the image layers or the logs. Then the `scale` profile: PostgreSQL, Redis
+# and two replicas behind nginx-scale, a book written through it and read with either replica
+# stopped, the rows in PostgreSQL sealed, the limits counted in Redis. Every container, network,
+# volume and image made here removed at the end (KEEP_IMAGES=1 keeps the base images and the
+# build cache).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -55,7 +58,8 @@ for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.2; done
 ) &
 ticker_pid=$!
 
-base_images=(docker.io/library/debian:bookworm-slim docker.io/library/rust:1.95-slim-bookworm docker.io/library/nginx:1.28)
+base_images=(docker.io/library/debian:bookworm-slim docker.io/library/rust:1.95-slim-bookworm docker.io/library/nginx:1.28
+    docker.io/library/postgres:15 docker.io/library/redis:7)
 # docker-compose.yml as it is, plus deploy/podman/compose.podman.yml (a podman quirk, see there)
 # and, once the secrets step has written it, the README's docker-compose.override.yml.
 compose() {
@@ -71,12 +75,14 @@ cleanup() {
     set +e
     if [ -d "$work" ]; then
         if [ "${KEEP_IMAGES:-0}" = 1 ]; then rmi=local; else rmi=all; fi
-        compose down -v --rmi "$rmi" --remove-orphans >/dev/null 2>&1
+        compose --profile scale down -v --rmi "$rmi" --remove-orphans >/dev/null 2>&1
     fi
     for id in $(podman ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"); do
         podman rm -f "$id" >/dev/null 2>&1
     done
-    podman volume rm -f "${COMPOSE_PROJECT_NAME}_app-data" >/dev/null 2>&1
+    for volume in app-data app-a-data app-b-data pg-data; do
+        podman volume rm -f "${COMPOSE_PROJECT_NAME}_$volume" >/dev/null 2>&1
+    done
     podman network rm -f "${COMPOSE_PROJECT_NAME}_vault" >/dev/null 2>&1
     podman rmi -f contact-vault:latest >/dev/null 2>&1
     if [ "${KEEP_IMAGES:-0}" != 1 ]; then
@@ -112,13 +118,13 @@ wait_healthy() { # SERVICE...
     local service id status
     for service in "$@"; do
         for _ in $(seq 90); do
-            id=$(compose ps -q "$service" 2>/dev/null || true)
+            id=$(compose --profile scale ps -q "$service" 2>/dev/null || true)
             status=$(podman inspect --format '{{.State.Health.Status}}' "$id" 2>/dev/null || true)
             [ "$status" = healthy ] && break
             sleep 2
         done
         if [ "$status" != healthy ]; then
-            compose logs --tail 40 "$service" >&2 || true
+            compose --profile scale logs --tail 40 "$service" >&2 || true
             return 1
         fi
     done
@@ -194,7 +200,9 @@ check "the app container's root file system is read-only" \
 check "the app runs as uid 10001" test "$(compose exec -T app id -u | tr -d '\r')" = 10001
 read_only_holds() { ! compose exec -T app touch /usr/local/bin/x 2>/dev/null; }
 check "writing outside /data fails" read_only_holds
-setup_link_shown() { compose logs app 2>/dev/null | grep -q '/setup/'; }
+# (grep reads the whole log, not -q: under pipefail, a grep that quits at the first match can
+# make `compose logs` die of SIGPIPE and the pipeline fail although the line was there)
+setup_link_shown() { compose logs app 2>/dev/null | grep '/setup/' >/dev/null; }
 check "first run: the logs show the setup link" setup_link_shown
 check "first run: keys generated into keys.env on the volume" test -s "$(volume_dir)/keys.env"
 
@@ -327,4 +335,61 @@ check "the app stopped on SIGTERM with exit code 0" \
     test "$(podman inspect --format '{{.State.ExitCode}}' "$(app_id)")" = 0
 check "NGINX stopped with exit code 0" \
     test "$(podman inspect --format '{{.State.ExitCode}}' "$(nginx_id)")" = 0
+
+# --- README "Several instances": the scale profile ------------------------------------------------
+# The same image, now as app-a and app-b on PostgreSQL and Redis behind nginx-scale, on the ports
+# the default stack has just let go. The keys come from .env (the replicas refuse to start
+# without them), the secrets written above.
+log "profile scale: PostgreSQL, Redis, two replicas behind nginx-scale"
+compose down >/dev/null 2>&1
+for name in FERNET_KEYS BLIND_INDEX_KEY SECRET_KEY; do
+    value="$(cat "$work/secrets/$(echo "$name" | tr 'A-Z' 'a-z')")"
+    sed -i "s#^$name=.*#$name=$value#" "$work/.env"
+done
+echo "POSTGRES_PASSWORD=$(openssl rand -hex 24)" >>"$work/.env"
+if compose --profile scale up -d --build nginx-scale >"$build_log" 2>&1; then
+    pass "docker-compose --profile scale up -d --build nginx-scale"
+else
+    tail -40 "$build_log"; fail "docker-compose --profile scale up"; finish
+fi
+must "postgres, redis, app-a, app-b and nginx-scale turn healthy" \
+    wait_healthy postgres redis app-a app-b nginx-scale
+scale_id() { compose --profile scale ps -q "$1"; }
+on_postgres() { compose --profile scale logs app-a 2>/dev/null | grep 'without sslmode=verify-full' >/dev/null; }
+check "the replicas run on PostgreSQL (and warn that it is reached without verified TLS)" on_postgres
+carol_pw="Carol-$(openssl rand -hex 12)"
+printf '%s\n' "$carol_pw" >"$CV_PODMAN_STATE/carol.pw"
+if out=$(compose --profile scale exec -T app-a contact-vault user add carol --password-stdin <"$CV_PODMAN_STATE/carol.pw" 2>&1); then
+    pass "contact-vault user add carol inside app-a (on PostgreSQL)"
+else
+    fail "contact-vault user add carol inside app-a" "$out"
+fi
+rm -f "$CV_PODMAN_STATE/carol.pw"
+export CV_USER=carol CV_USER_PASSWORD="$carol_pw"
+scenario scale-seed
+psql_scale() { compose --profile scale exec -T postgres psql -U contact_vault -d contact_vault -Atc "$1" | tr -d '\r'; }
+check "the three contacts are rows in PostgreSQL" test "$(psql_scale 'SELECT COUNT(*) FROM contacts')" = 3
+dump="$CV_PODMAN_STATE/scale.sql"
+compose --profile scale exec -T postgres pg_dump -U contact_vault contact_vault >"$dump" 2>/dev/null || true
+check "pg_dump of the database in the postgres container" grep -q 'CREATE TABLE public.contacts' "$dump"
+check "... and no contact name in it: the rows are sealed" bash -c "! grep -q 'Scale Person' '$dump'"
+rm -f "$dump"
+redis_keys() { compose --profile scale exec -T redis redis-cli --scan | grep -c . || true; }
+check "the limits are counted in Redis (keys there)" test "$(redis_keys)" -gt 0
+forget_old_mac_scale() {
+    nsenter -t "$(podman inspect -f '{{.State.Pid}}' "$(scale_id nginx-scale)")" -n ip neigh flush all
+}
+compose --profile scale stop app-a >/dev/null 2>&1
+scenario scale-check "app-a stopped, app-b serves"
+compose --profile scale start app-a >/dev/null 2>&1
+forget_old_mac_scale
+must "app-a healthy again" wait_healthy app-a
+compose --profile scale stop app-b >/dev/null 2>&1
+scenario scale-check "app-b stopped, app-a serves"
+compose --profile scale start app-b >/dev/null 2>&1
+forget_old_mac_scale
+must "app-b healthy again" wait_healthy app-b
+compose --profile scale stop >/dev/null 2>&1
+check "app-a stopped on SIGTERM with exit code 0" \
+    test "$(podman inspect --format '{{.State.ExitCode}}' "$(scale_id app-a)")" = 0
 finish

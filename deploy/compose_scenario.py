@@ -13,6 +13,10 @@ Standard library only. Phases (the first argument):
   writer  the user creates contacts until a stop file appears, then until the app answers again;
           every contact acknowledged with 201 is appended to ACKED (one id per line).
   acked   every id in ACKED is still there.
+  scale-seed   (profile `scale`) the user creates contacts over the API through nginx-scale;
+          their ids and the token go to STATE.
+  scale-check  the token from scale-seed still works and the book is whole (run with one
+          replica stopped, then the other: whichever serves, it is the same data).
 Prints one line per check; exits 1 on the first failure.
 """
 
@@ -324,6 +328,31 @@ def acked(acked_path):
     check(f"all {len(ids)} acknowledged writes survived the SIGTERM stop", not lost, f"lost {lost}")
 
 
+SCALE_NAMES = ["Scale Person One", "Scale Person Two", "Scale Person Three"]
+
+
+def scale_seed():
+    token = user_token()
+    ids = []
+    for i, name in enumerate(SCALE_NAMES):
+        status, body = api("POST", "/api/contacts", token, {"name": name, "phone": f"+1 404 555 01{i:02d}"})
+        check(f"scale: {name} created through nginx-scale", status == 201, f"{status} {body}")
+        ids.append(body["id"])
+    with open(STATE, "w") as f:
+        json.dump({"token": token, "ids": ids}, f)
+
+
+def scale_check(label):
+    state = load_state()
+    found = contacts_of(state["token"])
+    names = sorted(c["name"] for c in found.values())
+    check(
+        f"scale: {label}: the token from before works and the book is whole",
+        sorted(found) == sorted(state["ids"]) and names == sorted(SCALE_NAMES),
+        f"{names}",
+    )
+
+
 if __name__ == "__main__":
     phase = sys.argv[1]
     {"seed": seed, "check": check_state, "add": add, "restored": restored}.get(phase, lambda: None)()
@@ -331,3 +360,7 @@ if __name__ == "__main__":
         writer(sys.argv[2], sys.argv[3])
     elif phase == "acked":
         acked(sys.argv[2])
+    elif phase == "scale-seed":
+        scale_seed()
+    elif phase == "scale-check":
+        scale_check(sys.argv[2])

@@ -3,6 +3,8 @@
 #   docker.io/library/debian:bookworm-slim   debootstrap --variant=minbase bookworm, imported
 #   docker.io/library/rust:1.95-slim-bookworm  that, plus gcc and this machine's Rust toolchain
 #   docker.io/library/nginx:1.28             that, plus Debian's nginx and a template entrypoint
+#   docker.io/library/postgres:15            that, plus Debian's postgresql-15 (profile `scale`)
+#   docker.io/library/redis:7                that, plus Debian's redis-server (profile `scale`)
 #
 # These are LOCAL STAND-INS for the official images, made because CI machines reach the package
 # registries (Debian, crates.io) but no image registry, and rustup cannot download a toolchain
@@ -17,6 +19,8 @@ exists() { podman image exists "$1"; }
 debian=docker.io/library/debian:bookworm-slim
 rust=docker.io/library/rust:1.95-slim-bookworm
 nginx=docker.io/library/nginx:1.28
+postgres=docker.io/library/postgres:15
+redis=docker.io/library/redis:7
 
 if [ "${FORCE:-0}" = 1 ] || ! exists "$debian"; then
     root="$CV_PODMAN_STATE/rootfs"
@@ -58,4 +62,17 @@ if [ "${FORCE:-0}" = 1 ] || ! exists "$nginx"; then
     podman build --quiet --network host --format docker -t "$nginx" "$ctx" >/dev/null
     rm -rf "$ctx"
 fi
-podman_log "base images ready: $debian $rust $nginx"
+# The scale profile's two: each a Containerfile and its entrypoint.
+for pair in "postgres:$postgres" "redis:$redis"; do
+    name="${pair%%:*}" image="${pair#*:}"
+    if [ "${FORCE:-0}" = 1 ] || ! exists "$image"; then
+        ctx="$CV_PODMAN_STATE/$name-context"
+        rm -rf "$ctx" && mkdir -p "$ctx"
+        cp "$here/$name-entrypoint.sh" "$ctx/"
+        cp "$here/$name.Containerfile" "$ctx/Containerfile"
+        podman_log "building $image"
+        podman build --quiet --network host --format docker -t "$image" "$ctx" >/dev/null
+        rm -rf "$ctx"
+    fi
+done
+podman_log "base images ready: $debian $rust $nginx $postgres $redis"
