@@ -31,6 +31,17 @@ async fn sqlite_installation() -> TestApp {
     .await
 }
 
+/// The stdout of a command that must have succeeded (else its output is the failure).
+fn succeeded(out: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn migrate(app: &TestApp, from: &str, to: &str) -> std::process::Output {
     cli_command(app.dir.path(), &["migrate-db", "--from", from, "--to", to])
         .output()
@@ -83,13 +94,7 @@ async fn migrate_db_moves_an_installation_and_the_copy_serves_on() {
     let from = app.state.settings.database_url.clone();
 
     let target = fresh_postgres_database(&server).await;
-    let out = migrate(&app, &from, &target);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(migrate(&app, &from, &target));
     assert!(stdout.contains("contacts: 29 rows"), "{stdout}");
     assert!(stdout.contains("submissions: 1 rows"), "{stdout}");
     assert!(stdout.contains("audit chain ok"), "{stdout}");
@@ -281,13 +286,7 @@ async fn migrate_db_killed_half_way_leaves_an_empty_target_and_runs_again() {
     assert_eq!(rows_in(&watch).await, 0, "all or nothing: nothing");
 
     // And the same command again completes, the chain verified.
-    let out = migrate(&app, &from, &target);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(migrate(&app, &from, &target));
     assert!(stdout.contains("contacts: 5000 rows"), "{stdout}");
     assert!(stdout.contains("audit chain ok"), "{stdout}");
 }
