@@ -423,6 +423,17 @@ fn cli_database(data_dir: &std::path::Path) -> Option<String> {
 }
 
 /// Runs the binary to completion with `stdin` as its input.
+/// The stdout of a command that must have succeeded (else its output is the failure).
+pub fn succeeded(out: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub fn cli(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = cli_command(data_dir, args).spawn().expect("binary runs");

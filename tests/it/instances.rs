@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, browser, cli, cli_command, csrf_in, location, spawn_app, spawn_app_beside,
-    spawn_app_with,
+    spawn_app_with, succeeded,
 };
 use crate::public_form::{PHONE, captcha_answer, fields, stored};
 
@@ -35,6 +35,10 @@ async fn names(app: &TestApp, token: &str) -> Vec<String> {
         .iter()
         .map(|c| c["name"].as_str().expect("a name").to_string())
         .collect()
+}
+
+async fn name_set(app: &TestApp, token: &str) -> BTreeSet<String> {
+    names(app, token).await.into_iter().collect()
 }
 
 #[tokio::test]
@@ -278,12 +282,7 @@ async fn write_until(
             break;
         }
         let name = format!("{prefix} Nº{i:03}");
-        let body = contact(&name, &format!("+1 303 555 {:04}", i % 10_000));
-        let res = apps[i as usize % 2]
-            .api(Method::POST, "/api/contacts", token, Some(body))
-            .await;
-        assert_eq!(res.status(), 201, "a write while the keys change");
-        acked.insert(name);
+        write(apps[i as usize % 2], token, &name, &mut acked).await;
         // (paced below the per-user API limit)
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
     }
@@ -295,14 +294,7 @@ fn keys_rotate(app: &TestApp, args: &[&str], fernet_keys: Option<&str>) -> Strin
     if let Some(keys) = fernet_keys {
         cmd.env("FERNET_KEYS", keys);
     }
-    let out = cmd.output().expect("the binary runs");
-    let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{said} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    said
+    succeeded(cmd.output().expect("the binary runs"))
 }
 
 fn fernet_list_in(app: &TestApp) -> String {
@@ -325,21 +317,17 @@ async fn a_rotation_while_two_instances_write_leaves_nothing_under_the_old_key()
     let stop = std::sync::atomic::AtomicBool::new(false);
     let rotation = async {
         let dir = a.dir.path().to_path_buf();
-        let said = tokio::task::spawn_blocking(move || {
+        let out = tokio::task::spawn_blocking(move || {
             let args = ["keys", "rotate", "--new-key", "--wait-seconds", "6"];
-            let out = cli_command(&dir, &args).output().expect("the binary runs");
-            (
-                out.status.success(),
-                String::from_utf8_lossy(&out.stdout).to_string(),
-            )
+            cli_command(&dir, &args).output().expect("the binary runs")
         })
         .await
         .expect("the CLI finished");
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        said
+        out
     };
-    let ((ok, said), acked) = tokio::join!(rotation, write_until([&a, &b], &token, "Rota", &stop));
-    assert!(ok, "{said}");
+    let (out, acked) = tokio::join!(rotation, write_until([&a, &b], &token, "Rota", &stop));
+    succeeded(out);
     assert!(
         acked.len() > 8,
         "writes went on during the rotation: {}",
@@ -360,7 +348,7 @@ async fn a_rotation_while_two_instances_write_leaves_nothing_under_the_old_key()
     std::fs::write(a.dir.path().join("keys.env"), file).expect("keys.env written");
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     for app in [&a, &b] {
-        let got: BTreeSet<String> = names(app, &token).await.into_iter().collect();
+        let got = name_set(app, &token).await;
         assert_eq!(
             got, acked,
             "every acknowledged write, under the new key only"
@@ -397,7 +385,7 @@ async fn a_rolling_rotation_of_environment_keys_loses_nothing() {
     write(&a2, &token, "Halfway A", &mut acked).await;
     write(&b1, &token, "Halfway B", &mut acked).await;
     for app in [&a2, &b1] {
-        let got: BTreeSet<String> = names(app, &token).await.into_iter().collect();
+        let got = name_set(app, &token).await;
         assert_eq!(got, acked, "halfway, both read both keys' rows");
     }
     let b2 = spawn_app_beside(&a, with(format!("{new},{old}"))).await;
@@ -409,7 +397,7 @@ async fn a_rolling_rotation_of_environment_keys_loses_nothing() {
     let a3 = spawn_app_beside(&a, with(new.clone())).await;
     let b3 = spawn_app_beside(&a, with(new.clone())).await;
     for app in [&a3, &b3] {
-        let got: BTreeSet<String> = names(app, &token).await.into_iter().collect();
+        let got = name_set(app, &token).await;
         assert_eq!(got, acked, "every write, readable with the new key alone");
     }
 }

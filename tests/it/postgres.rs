@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, browser, cli, cli_command, fresh_postgres_database, postgres_server, spawn_app,
-    spawn_app_with,
+    spawn_app_with, succeeded,
 };
 use crate::public_form::{self, PHONE};
 
@@ -29,17 +29,6 @@ async fn sqlite_installation() -> TestApp {
         s.database_url = format!("sqlite://{}", s.data_dir.join("old.db").display());
     })
     .await
-}
-
-/// The stdout of a command that must have succeeded (else its output is the failure).
-fn succeeded(out: std::process::Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 fn migrate(app: &TestApp, from: &str, to: &str) -> std::process::Output {
