@@ -135,8 +135,8 @@ wait_healthy() { # SERVICE...
 # every request through it hangs meanwhile. Docker derives the MAC from the IP address, which
 # stays. After each restart of the app the test empties NGINX's ARP cache, as a stable MAC or a
 # gratuitous ARP would; then the app must answer through NGINX at once.
-forget_old_mac() {
-    nsenter -t "$(podman inspect -f '{{.State.Pid}}' "$(nginx_id)")" -n ip neigh flush all
+forget_old_mac() { # [NGINX CONTAINER], default the default stack's
+    nsenter -t "$(podman inspect -f '{{.State.Pid}}' "${1:-$(nginx_id)}")" -n ip neigh flush all
 }
 wait_through_nginx() {
     local start=$SECONDS
@@ -376,18 +376,15 @@ check "... and no contact name in it: the rows are sealed" bash -c "! grep -q 'S
 rm -f "$dump"
 redis_keys() { compose --profile scale exec -T redis redis-cli --scan | grep -c . || true; }
 check "the limits are counted in Redis (keys there)" test "$(redis_keys)" -gt 0
-forget_old_mac_scale() {
-    nsenter -t "$(podman inspect -f '{{.State.Pid}}' "$(scale_id nginx-scale)")" -n ip neigh flush all
-}
 compose --profile scale stop app-a >/dev/null 2>&1
 scenario scale-check "app-a stopped, app-b serves"
 compose --profile scale start app-a >/dev/null 2>&1
-forget_old_mac_scale
+forget_old_mac "$(scale_id nginx-scale)"
 must "app-a healthy again" wait_healthy app-a
 compose --profile scale stop app-b >/dev/null 2>&1
 scenario scale-check "app-b stopped, app-a serves"
 compose --profile scale start app-b >/dev/null 2>&1
-forget_old_mac_scale
+forget_old_mac "$(scale_id nginx-scale)"
 must "app-b healthy again" wait_healthy app-b
 compose --profile scale stop >/dev/null 2>&1
 check "app-a stopped on SIGTERM with exit code 0" \
