@@ -51,6 +51,30 @@ impl FieldCipher {
         })
     }
 
+    /// A cipher that encrypts with this one's primary key and decrypts with its keys, then
+    /// `fallback`'s (a user's book while it moves off the server's keys). A snapshot: later
+    /// swaps of either key list are not seen.
+    pub fn with_fallback(&self, fallback: &FieldCipher) -> FieldCipher {
+        let (mine, theirs) = (self.ring(), fallback.ring());
+        let ring = Ring {
+            fernets: mine
+                .fernets
+                .iter()
+                .chain(&theirs.fernets)
+                .cloned()
+                .collect(),
+            fingerprints: mine
+                .fingerprints
+                .iter()
+                .chain(&theirs.fingerprints)
+                .cloned()
+                .collect(),
+        };
+        FieldCipher {
+            ring: Arc::new(RwLock::new(Arc::new(ring))),
+        }
+    }
+
     /// Swaps in a new key list (every clone of this cipher sees it). False if malformed.
     pub fn replace_keys(&self, keys: &[&str]) -> bool {
         let Some(ring) = ring_of(keys) else {

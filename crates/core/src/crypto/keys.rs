@@ -41,6 +41,16 @@ pub struct Keys {
     pub audit: AuditKey,
 }
 
+impl Keys {
+    /// The server's keys as a book's: what books not yet moved to their owner's keys use.
+    pub fn book(&self) -> super::user_keys::BookKeys {
+        super::user_keys::BookKeys {
+            cipher: self.cipher.clone(),
+            blind_index_key: self.blind_index_key,
+        }
+    }
+}
+
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Keys(..)")

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod password;
 pub mod token;
 pub mod totp;
+pub mod user_keys;
 
 pub use cipher::FieldCipher;
 
