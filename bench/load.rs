@@ -418,15 +418,13 @@ async fn logins(
 fn crypto_limit(rows: usize, seconds: u64) -> anyhow::Result<()> {
     use contact_vault::book::{open, seal};
     use contact_vault::crypto::FieldCipher;
-    use contact_vault::crypto::keys::Keys;
+    use contact_vault::crypto::user_keys::BookKeys;
     use contact_vault::domain::contact::Contact;
 
     let key = fernet::Fernet::generate_key();
-    let keys = Keys {
+    let keys = BookKeys {
         cipher: FieldCipher::from_keys(&[&key]).ok_or_else(|| anyhow::anyhow!("bad key"))?,
         blind_index_key: [7u8; 32],
-        secret_key: [9u8; 64],
-        audit: contact_vault::crypto::chain::AuditKey::derive(&[7u8; 32]),
     };
     let sealed: Vec<_> = (0..rows)
         .map(|i| {

@@ -21,7 +21,7 @@ const BOOK: usize = 100_000;
 /// The stored rows of a synthetic book, as the directory reads them.
 type Stored = Vec<SummaryRow>;
 
-fn stored(keys: &contact_vault::crypto::keys::Keys) -> Stored {
+fn stored(keys: &contact_vault::crypto::user_keys::BookKeys) -> Stored {
     (0..BOOK)
         .map(|i| {
             let row = seal(

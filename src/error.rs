@@ -60,6 +60,9 @@ impl From<vault_core::Error> for AppError {
             Core::Refused(message) => AppError::BadRequest(message),
             Core::Unauthorized(message) => AppError::Unauthorized(message),
             Core::Locked { retry_after } => AppError::RateLimited { retry_after },
+            Core::Sealed => AppError::Unauthorized(
+                "This sign-in no longer opens your contact book. Please sign in again.".into(),
+            ),
             Core::Internal(e) => AppError::Internal(e),
         }
     }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use contact_vault::crypto::FieldCipher;
-use contact_vault::crypto::keys::Keys;
+use contact_vault::crypto::user_keys::BookKeys;
 use contact_vault::domain::contact::Contact;
 
 pub const FIRST: [&str; 24] = [
@@ -80,13 +80,11 @@ pub fn contact(i: usize) -> Contact {
     }
 }
 
-/// Fresh random keys.
-pub fn keys() -> Keys {
+/// Fresh random keys of one book.
+pub fn keys() -> BookKeys {
     let key = fernet::Fernet::generate_key();
-    Keys {
+    BookKeys {
         cipher: FieldCipher::from_keys(&[&key]).expect("a generated key parses"),
         blind_index_key: [7u8; 32],
-        secret_key: [9u8; 64],
-        audit: contact_vault::crypto::chain::AuditKey::derive(&[7u8; 32]),
     }
 }

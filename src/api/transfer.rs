@@ -81,7 +81,7 @@ pub async fn export_csv(
     book_csv::begin_export(&state, &caller.user)
         .await
         .map_err(AppError::from)?;
-    Ok(csv_attachment(state.clone(), caller.user.id))
+    Ok(csv_attachment(state.clone(), caller.user.clone()))
 }
 
 /// Imports a CSV file, all or nothing; duplicates are skipped. At most 10 MB.
@@ -199,7 +199,7 @@ pub async fn export_vcard(
     caller: ApiUser,
 ) -> Result<HttpResponse, ApiError> {
     cards::begin_export(&state, &caller.user).await?;
-    Ok(vcard_attachment(state.clone(), caller.user.id))
+    Ok(vcard_attachment(state.clone(), caller.user.clone()))
 }
 
 /// One contact of the caller as a vCard 4.0.

@@ -6,12 +6,14 @@
 //! - `ApiUser` / `ApiAdmin`: the same for bearer tokens on `/api/`.
 
 use actix_identity::Identity;
+use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::accounts::{self, UserRow};
+use crate::auth::unlock;
 use crate::crypto::token::sha256_hex;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
@@ -22,7 +24,8 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))
 }
 
-/// The user of the session's identity, if it still exists.
+/// The user of the session's identity, if it still exists, with their keys opened by the
+/// session's unlock cookie (a session whose wrap does not open them is as good as none).
 async fn session_user(req: &HttpRequest) -> Result<Option<UserRow>, AppError> {
     let state = app_state(req)?;
     let Some(id) = Identity::extract(req)
@@ -33,7 +36,13 @@ async fn session_user(req: &HttpRequest) -> Result<Option<UserRow>, AppError> {
     else {
         return Ok(None);
     };
-    Ok(accounts::user_by_id(&state, id).await?)
+    let Some(mut user) = accounts::user_by_id(&state, id).await? else {
+        return Ok(None);
+    };
+    if !unlock::open(req, &state, &req.get_session(), &mut user) {
+        return Ok(None);
+    }
+    Ok(Some(user))
 }
 
 pub struct SignedIn(pub UserRow);
@@ -118,7 +127,7 @@ impl FromRequest for ApiUser {
                 .filter(|t| !t.is_empty())
                 .ok_or_else(unauthorized)?;
             let token_hash = sha256_hex(token);
-            let user = accounts::user_by_token(&state, &token_hash)
+            let user = accounts::user_by_token(&state, token)
                 .await
                 .map_err(AppError::from)?
                 .ok_or_else(unauthorized)?;

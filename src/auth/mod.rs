@@ -5,6 +5,7 @@ pub mod csrf;
 pub mod guards;
 pub mod qr;
 pub mod session_store;
+pub mod unlock;
 
 pub use guards::{AdminUser, ApiAdmin, ApiUser, CurrentUser};
 

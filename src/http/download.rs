@@ -5,30 +5,31 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use futures_util::Stream;
 
+use crate::accounts::UserRow;
 use crate::book::cards;
 use crate::book::csv as book_csv;
 use crate::state::AppState;
 
 /// A streamed `text/csv` download of a book.
-pub fn csv_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse {
+pub fn csv_attachment(state: web::Data<AppState>, user: UserRow) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"contacts.csv\"",
         ))
-        .streaming(csv_stream(state, owner_id))
+        .streaming(csv_stream(state, user))
 }
 
 /// A streamed `text/vcard` download of a book (vCard 4.0).
-pub fn vcard_attachment(state: web::Data<AppState>, owner_id: i64) -> HttpResponse {
+pub fn vcard_attachment(state: web::Data<AppState>, user: UserRow) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/vcard; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"contacts.vcf\"",
         ))
-        .streaming(batches(state, owner_id, Format::Vcard))
+        .streaming(batches(state, user, Format::Vcard))
 }
 
 /// What a download holds.
@@ -38,27 +39,28 @@ enum Format {
     Vcard,
 }
 
-/// The rows of `owner_id`'s book, a batch at a time, the header first.
+/// The rows of `user`'s book, a batch at a time, the header first.
 fn csv_stream(
     state: web::Data<AppState>,
-    owner_id: i64,
+    user: UserRow,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
-    batches(state, owner_id, Format::Csv)
+    batches(state, user, Format::Csv)
 }
 
 /// The book a batch at a time in `format`, so memory stays flat however large it is.
 fn batches(
     state: web::Data<AppState>,
-    owner_id: i64,
+    user: UserRow,
     format: Format,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
     futures_util::stream::unfold(Some(0i64), move |cursor| {
         let state = state.clone();
+        let user = user.clone();
         async move {
             let after = cursor?;
             let batch = match format {
-                Format::Csv => book_csv::export_batch(&state, owner_id, after).await,
-                Format::Vcard => cards::export_batch(&state, owner_id, after).await,
+                Format::Csv => book_csv::export_batch(&state, &user, after).await,
+                Format::Vcard => cards::export_batch(&state, &user, after).await,
             };
             match batch {
                 Ok(None) => None,

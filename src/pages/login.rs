@@ -14,6 +14,7 @@ use crate::auth::PENDING_USER_KEY;
 use crate::auth::csrf;
 use crate::auth::guards::SignedIn;
 use crate::auth::session_store::{AGENT_KEY, SID_KEY};
+use crate::auth::unlock;
 use crate::crypto::token::new_id;
 use crate::error::AppError;
 use crate::pages::device;
@@ -125,6 +126,7 @@ pub async fn submit(
             // nothing seen before it (a planted cookie, a leaked token) carries over.
             session.renew();
             csrf::rotate(&session);
+            let unlock_cookie = unlock::begin(&state, &session, &user)?;
             if user.totp_enabled {
                 let pending = Pending {
                     user_id: user.id,
@@ -134,10 +136,11 @@ pub async fn submit(
                 session
                     .insert(PENDING_USER_KEY, pending)
                     .map_err(|e| AppError::Internal(e.into()))?;
-                return Ok(redirect("/login/totp"));
+                return with_cookie(redirect("/login/totp"), unlock_cookie);
             }
             accounts::login_succeeded(&state, &user, "web").await?;
-            return complete(&req, &state, &session, &user, weak, device.as_deref()).await;
+            let response = complete(&req, &state, &session, &user, weak, device.as_deref()).await?;
+            return with_cookie(response, unlock_cookie);
         }
         PasswordCheck::Invalid => (
             StatusCode::UNAUTHORIZED,
@@ -164,6 +167,18 @@ pub async fn submit(
             actix_web::http::header::RETRY_AFTER,
             actix_web::http::header::HeaderValue::from(seconds.max(1)),
         );
+    }
+    Ok(response)
+}
+
+fn with_cookie(
+    mut response: HttpResponse,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(cookie) = cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(e.into()))?;
     }
     Ok(response)
 }
@@ -328,5 +343,8 @@ pub async fn logout(
         // Purges the session: its row is deleted, so the old cookie opens nothing.
         identity.logout();
     }
-    Ok(redirect("/login?signed_out=1"))
+    with_cookie(
+        redirect("/login?signed_out=1"),
+        Some(unlock::removal(&state)),
+    )
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::accounts;
 use crate::audit::Actor;
+use crate::auth::unlock;
 use crate::error::AppError;
 use crate::pages::login::render;
 use crate::pages::page::{FieldErrors, PageCtx, flash};
@@ -99,18 +100,27 @@ pub async fn submit(
         }
         Err(other) => return Err(other.into()),
     };
-    let user = accounts::user_by_name(&state, name.as_str())
-        .await?
-        .ok_or(AppError::Internal(anyhow::anyhow!(
-            "the new admin vanished"
-        )))?;
+    let mut user =
+        accounts::user_by_name(&state, name.as_str())
+            .await?
+            .ok_or(AppError::Internal(anyhow::anyhow!(
+                "the new admin vanished"
+            )))?;
     Identity::login(&req.extensions(), user.id.to_string())
         .map_err(|e| AppError::Internal(e.into()))?;
     accounts::login_succeeded(&state, &user, "setup").await?;
+    accounts::keys::unlock_with_password(&mut user, &form.password).await?;
+    let unlock_cookie = unlock::begin(&state, &session, &user)?;
     flash(
         &session,
         "success",
         "Admin account created. Now set up two-step sign-in.",
     );
-    Ok(redirect("/account/totp"))
+    let mut response = redirect("/account/totp");
+    if let Some(cookie) = unlock_cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(response)
 }

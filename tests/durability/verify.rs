@@ -7,6 +7,7 @@ use std::path::Path;
 use contact_vault::book;
 use contact_vault::book::ContactRow;
 use contact_vault::crypto::keys::{KeySources, load_or_generate};
+use contact_vault::crypto::user_keys::{self, BookKeys, UserKeys};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -118,6 +119,23 @@ pub async fn contacts_over_api(base: &str, token: &str, attempts: &[ContactAttem
     seen.len()
 }
 
+/// The book keys of `username`, opened with their password from the stored wrap (the
+/// server's keys alone open no contact).
+async fn own_keys(db: &sqlx::SqlitePool, username: &str, password: &str) -> BookKeys {
+    let (id, salt, wrap): (i64, String, String) =
+        sqlx::query_as("SELECT id, key_salt, key_wrap FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(db)
+            .await
+            .expect("the user has keys");
+    let salt = user_keys::salt_bytes(&salt).expect("key salt");
+    let kek = user_keys::password_kek(password, &salt).expect("password KEK");
+    UserKeys::unwrap_with(id, &kek, &wrap)
+        .expect("the password opens the user's keys")
+        .book()
+        .clone()
+}
+
 pub struct Stored {
     pub contacts: usize,
     pub submissions: usize,
@@ -127,7 +145,7 @@ pub struct Stored {
 
 /// Opens the database file (server stopped) and checks it row by row.
 pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAttempt]) -> Stored {
-    let (keys, _) = load_or_generate(&KeySources::default(), data).expect("keys.env loads");
+    let (server_keys, _) = load_or_generate(&KeySources::default(), data).expect("keys.env loads");
     let options = SqliteConnectOptions::new()
         .filename(data.join("contact-vault.db"))
         .create_if_missing(false);
@@ -150,6 +168,8 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
         broken_keys.is_empty(),
         "foreign keys broken in {broken_keys:?}"
     );
+
+    let keys = own_keys(&db, crate::crash::USER, crate::crash::PASSWORD).await;
 
     // Contacts: every row decrypts whole (the library's own `open`) and is one of the attempts.
     let by_name: HashMap<&str, &ContactAttempt> =
@@ -220,7 +240,8 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
     let mut stored_names = HashSet::new();
     for (id, name, email, phone, message) in &rows {
         let open = |t: &str| {
-            keys.cipher
+            server_keys
+                .cipher
                 .decrypt(t)
                 .unwrap_or_else(|e| panic!("submission {id}: {e}"))
         };

@@ -726,7 +726,7 @@ async fn world() -> World {
         (Who::Admin, "root"),
         (Who::Pending, "halfway"),
     ] {
-        rows.insert(who, app.user_row(name).await);
+        rows.insert(who, app.unlocked_row(name).await);
     }
     World {
         app,

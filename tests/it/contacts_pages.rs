@@ -29,7 +29,7 @@ async fn add(app: &TestApp, client: &Client, fields: &[(&str, &str)]) -> String 
 
 /// Adds a contact through the service (for setting up long lists quickly).
 async fn add_direct(app: &TestApp, username: &str, name: &str, phone: &str, tags: &[&str]) {
-    let owner = app.user_row(username).await;
+    let owner = app.unlocked_row(username).await;
     let draft = ContactDraft {
         name: Some(name.into()),
         phone: Some(phone.into()),

@@ -299,7 +299,18 @@ impl TestApp {
             .expect("user exists")
     }
 
-    /// Replaces a user's stored password hash behind the app's back (an old account's hash).
+    /// The row of a user made by [`TestApp::create_user`], with their keys opened by their
+    /// password: for driving the core's services directly, as a signed-in request does.
+    pub async fn unlocked_row(&self, username: &str) -> UserRow {
+        let mut row = self.user_row(username).await;
+        accounts::keys::unlock_with_password(&mut row, &format!("{username}-Correct-Horse-9"))
+            .await
+            .expect("the password opens the user's keys");
+        row
+    }
+
+    /// Gives user `id` a password hash made elsewhere, as an imported account has: with no keys
+    /// of their own yet (they are made from the password at the next sign-in).
     pub async fn set_password_hash(&self, id: i64, hash: &str) {
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
@@ -307,6 +318,24 @@ impl TestApp {
             .execute(&self.db)
             .await
             .expect("hash replaced");
+        self.forget_keys(id).await;
+    }
+
+    /// Takes user `id`'s own keys away, as a database from before users had them: their book
+    /// is under the server's keys until their next sign-in with the password.
+    pub async fn forget_keys(&self, id: i64) {
+        for sql in [
+            "UPDATE users SET public_key = NULL, key_salt = NULL, key_wrap = NULL, \
+             key_state = NULL WHERE id = $1",
+            "UPDATE api_tokens SET key_wrap = NULL WHERE user_id = $1",
+            "UPDATE app_passwords SET key_wrap = NULL WHERE user_id = $1",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .execute(&self.db)
+                .await
+                .expect("keys forgotten");
+        }
     }
 
     /// A fresh TOTP code: moves the clock one step on first, since each step works once.

@@ -7,9 +7,12 @@ use serde_json::Value;
 use crate::helpers::{TestApp, cli, cli_command, spawn_app, spawn_app_in};
 
 /// An account `ann` whose book holds `rows` contacts from one CSV import; her API token.
+/// `rows` contacts of a user whose book is still under the server's keys (an installation
+/// from before users had keys of their own), so what the server's key rotation moves.
 pub(crate) async fn seed_book(app: &TestApp, rows: usize) -> String {
     let user = app.create_user("ann", "user").await;
     let token = app.api_token(&user).await;
+    app.forget_keys(app.user_row("ann").await.id).await;
     let mut csv = String::from("name,phone,email,notes,tags\n");
     for i in 0..rows {
         csv.push_str(&format!(

@@ -4,11 +4,16 @@ use crate::helpers::{browser, csrf_in, location, spawn_app, spawn_app_with};
 
 /// The session cookie a response sets, as `name=value`.
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    set_cookie(res, "cv_session")
+}
+
+/// The cookie `name` a response sets, as `name=value`.
+pub(crate) fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("cv_session="))
+        .find(|c| c.starts_with(&format!("{name}=")))
         .map(|c| c.split(';').next().unwrap_or_default().to_string())
 }
 
@@ -38,8 +43,11 @@ async fn the_session_id_changes_at_sign_in_and_logout_kills_the_old_cookie() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let signed_in = session_cookie(&res).expect("a renewed session cookie");
-    assert_ne!(signed_in, anon, "the session id is renewed at sign-in");
+    let session = session_cookie(&res).expect("a renewed session cookie");
+    assert_ne!(session, anon, "the session id is renewed at sign-in");
+    // The secret that opens the session's wrap of bob's keys comes in a cookie of its own.
+    let unlock = set_cookie(&res, "cv_unlock").expect("an unlock cookie");
+    let signed_in = format!("{session}; {unlock}");
 
     // The pre-login cookie opens nothing.
     let res = plain

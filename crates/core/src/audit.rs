@@ -59,6 +59,11 @@ pub mod action {
     pub const APP_PASSWORD_REVOKED: &str = "APP_PASSWORD_REVOKED";
     pub const IMPORT_LEGACY: &str = "IMPORT_LEGACY";
     pub const KEYS_ROTATED: &str = "KEYS_ROTATED";
+    /// A user's own keys were made (detail: `state=ready`, or `state=converting` and what
+    /// credentials without a wrap were dropped).
+    pub const USER_KEYS_CREATED: &str = "USER_KEYS_CREATED";
+    /// A user's book moved from the server's keys to theirs (detail: `contacts=N`).
+    pub const USER_KEYS_CONVERTED: &str = "USER_KEYS_CONVERTED";
     pub const RECEIVE_SUBMISSION: &str = "RECEIVE_SUBMISSION";
     pub const VIEW_SUBMISSION: &str = "VIEW_SUBMISSION";
     pub const NOTE_SUBMISSION: &str = "NOTE_SUBMISSION";

@@ -32,6 +32,10 @@ pub enum Error {
     /// Too many wrong attempts: try again after this many seconds.
     #[error("too many requests")]
     Locked { retry_after: u64 },
+    /// The user's book is under their own keys and this request's credential did not open
+    /// them (a sign-in from before the keys existed): sign in again.
+    #[error("sign in again to open your book")]
+    Sealed,
     /// Something that is not the caller's fault; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -45,21 +45,27 @@ pub async fn rotate(
         loop {
             let mut tx = store::begin_write(&vault.db).await?;
             let rows = rotation::batch(&mut tx, t, after, batch_size.max(1)).await?;
-            let Some(last) = rows.last().map(|(rowid, _)| *rowid) else {
+            let Some(last) = rows.last().map(|r| r.rowid) else {
                 break;
             };
-            for (rowid, values) in &rows {
+            for row in &rows {
+                let rowid = &row.rowid;
                 let mut changed = false;
-                let mut fresh = Vec::with_capacity(values.len());
-                for value in values {
+                let mut fresh = Vec::with_capacity(row.values.len());
+                for value in &row.values {
                     match value {
                         Some(token) if !cipher.is_under_primary(token) => {
-                            let plain = cipher.decrypt_bytes(token).map_err(|_| {
-                                anyhow::anyhow!(
+                            let Ok(plain) = cipher.decrypt_bytes(token) else {
+                                // Under the owner's own keys: not the server's to rotate.
+                                if row.owner_keyed {
+                                    fresh.push(value.clone());
+                                    continue;
+                                }
+                                anyhow::bail!(
                                     "{} row {rowid}: no configured key decrypts it",
                                     t.table
-                                )
-                            })?;
+                                );
+                            };
                             fresh.push(Some(cipher.encrypt_bytes(&plain)));
                             changed = true;
                         }

@@ -52,7 +52,8 @@ pub async fn vault() -> TestVault {
     TestVault { vault, _dir: dir }
 }
 
-/// An account made the way the pages and the API make one.
+/// An account made the way the pages and the API make one, its keys opened (as a signed-in
+/// request has them).
 pub async fn user(vault: &Vault, name: &str, role: &str) -> UserRow {
     let by = Actor {
         user_id: None,
@@ -61,10 +62,14 @@ pub async fn user(vault: &Vault, name: &str, role: &str) -> UserRow {
     accounts::create_user(vault, by, name, PASSWORD, role)
         .await
         .expect("user created");
-    accounts::user_by_name(vault, name)
+    let mut row = accounts::user_by_name(vault, name)
         .await
         .expect("query")
-        .expect("user exists")
+        .expect("user exists");
+    accounts::keys::unlock_with_password(&mut row, PASSWORD)
+        .await
+        .expect("the password opens the keys");
+    row
 }
 
 /// Every audit action so far, oldest first.

@@ -136,7 +136,7 @@ pub async fn export(
     CurrentUser(user): CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     book_csv::begin_export(&state, &user).await?;
-    Ok(csv_attachment(state.clone(), user.id))
+    Ok(csv_attachment(state.clone(), user.clone()))
 }
 
 pub async fn export_vcard(
@@ -144,7 +144,7 @@ pub async fn export_vcard(
     CurrentUser(user): CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     cards::begin_export(&state, &user).await?;
-    Ok(vcard_attachment(state.clone(), user.id))
+    Ok(vcard_attachment(state.clone(), user.clone()))
 }
 
 /// `GET /contacts/{id}/card.vcf`: one contact as a vCard file.

@@ -5,6 +5,7 @@
 
 use crate::audit::{self, action};
 use crate::crypto::token::{fill_random, new_id, sha256_hex};
+use crate::crypto::user_keys::Credential;
 use crate::domain::has_forbidden_chars;
 use crate::error::Error;
 use crate::store::{self, app_passwords as rows, users, users::UserRow};
@@ -91,6 +92,12 @@ pub async fn create(
     let name = check_name(name)?;
     confirm_password(vault, user, current_password, "app password").await?;
     let secret = new_secret();
+    // The device's requests open the user's keys with this password alone.
+    let mut unlocked = user.clone();
+    if unlocked.keys.is_none() {
+        super::keys::unlock_with_password(&mut unlocked, current_password).await?;
+    }
+    let wrap = super::keys::wrap_for(&unlocked, Credential::AppPassword, &secret)?;
     let id = new_id();
     let now = vault.clock.now();
     let mut tx = store::begin_write(&vault.db).await?;
@@ -100,7 +107,14 @@ pub async fn create(
         )));
     }
     let sealed = vault.keys.cipher.encrypt(&name);
-    rows::insert(&mut tx, &id, user.id, &sealed, &digest(&secret), now).await?;
+    let stored = rows::NewAppPassword {
+        id: &id,
+        user_id: user.id,
+        sealed_name: &sealed,
+        secret_hash: &digest(&secret),
+        key_wrap: wrap.as_deref(),
+    };
+    rows::insert(&mut tx, &stored, now).await?;
     audit::commit_with(
         tx,
         &vault.keys.audit,
@@ -157,8 +171,9 @@ pub async fn revoke(vault: &Vault, user: &UserRow, id: &str) -> Result<(), Error
     .await
 }
 
-/// The account an app password opens: `username` and one of its app passwords. Its last use
-/// is recorded. `None` for anything else, the account password included.
+/// The account an app password opens: `username` and one of its app passwords, with the
+/// user's keys unwrapped by it. Its last use is recorded. `None` for anything else, the
+/// account password included, and an app password that cannot open the user's keys.
 pub async fn sign_in(
     vault: &Vault,
     username: &str,
@@ -170,9 +185,12 @@ pub async fn sign_in(
     // so the answer's timing does not tell which account names exist.
     let owner = user.as_ref().map_or(-1, |u| u.id);
     let found = rows::find(&vault.db, owner, &digest(secret)).await?;
-    let (Some(user), Some((id, last_used))) = (user, found) else {
+    let (Some(mut user), Some((id, last_used, wrap))) = (user, found) else {
         return Ok(None);
     };
+    if !super::keys::unlock_with(&mut user, Credential::AppPassword, secret, wrap.as_deref()) {
+        return Ok(None);
+    }
     let now = vault.clock.now();
     if last_used.is_none_or(|t| t + TOUCH_EVERY <= now) {
         rows::touch(&vault.db, &id, now).await?;

@@ -5,6 +5,7 @@
 use crate::audit::{self, action};
 use crate::crypto::password::{self};
 use crate::crypto::token::{new_token, sha256_hex};
+use crate::crypto::user_keys::Credential;
 use crate::domain::Password;
 use crate::error::Error;
 use crate::store::{self, app_passwords, login_guard, sessions, tokens, users, users::UserRow};
@@ -17,8 +18,17 @@ pub async fn issue_token(vault: &Vault, user: &UserRow) -> Result<(String, i64),
     let token = new_token();
     let now = vault.clock.now();
     let expires = now + vault.token_ttl_seconds;
+    let wrap = super::keys::wrap_for(user, Credential::ApiToken, &token)?;
     let mut conn = vault.db.acquire().await?;
-    tokens::insert(&mut conn, &sha256_hex(&token), user.id, now, expires).await?;
+    tokens::insert(
+        &mut conn,
+        &sha256_hex(&token),
+        user.id,
+        now,
+        expires,
+        wrap.as_deref(),
+    )
+    .await?;
     Ok((token, expires))
 }
 
@@ -135,8 +145,17 @@ pub async fn change_password(
     let new = Password::parse(new_password, &user.username)
         .map_err(|m| Error::field("new_password", m))?;
     let hash = password::hash_password_blocking(new.expose().to_string()).await?;
+    // The keys stay; only their wrap under the password is new.
+    let mut unlocked = user.clone();
+    if unlocked.keys.is_none() {
+        super::keys::unlock_with_password(&mut unlocked, old_password).await?;
+    }
+    let rewrap = super::keys::rewrap_for_password(&unlocked, new.expose()).await?;
     let mut tx = store::begin_write(&vault.db).await?;
     users::set_password_hash(&mut tx, user.id, &hash).await?;
+    if let Some((salt, wrap)) = &rewrap {
+        crate::store::user_keys::set_password_wrap(&mut tx, user.id, salt, wrap).await?;
+    }
     revoke_everything(&mut tx, user.id, keep_token).await?;
     audit::commit_with(
         tx,

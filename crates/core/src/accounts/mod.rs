@@ -5,6 +5,7 @@
 pub mod app_passwords;
 mod credentials;
 mod enrolment;
+pub mod keys;
 pub mod lockout;
 mod mail;
 pub mod sessions;

@@ -130,6 +130,8 @@ pub async fn check_password(
                 .await?;
             }
             tx.commit().await?;
+            let mut user = user;
+            super::keys::unlock_at_sign_in(vault, &mut user, password).await?;
             Ok(PasswordCheck::Valid(Box::new(user)))
         }
         _ => {

@@ -21,9 +21,16 @@ pub async fn user_by_id(vault: &Vault, id: i64) -> Result<Option<UserRow>, Error
     Ok(users::find_by_id(&mut *vault.db.acquire().await?, id).await?)
 }
 
-/// The owner of a live API token (stored as its SHA-256 digest), in one query.
-pub async fn user_by_token(vault: &Vault, token_hash: &str) -> Result<Option<UserRow>, Error> {
-    Ok(users::find_by_token(&vault.db, token_hash, vault.clock.now()).await?)
+/// The owner of a live API token, with their keys unwrapped by it; `None` for an unknown or
+/// expired token, or one that cannot open its owner's keys (made before they existed).
+pub async fn user_by_token(vault: &Vault, token: &str) -> Result<Option<UserRow>, Error> {
+    let hash = crate::crypto::token::sha256_hex(token);
+    let Some((mut user, wrap)) = users::find_by_token(&vault.db, &hash, vault.clock.now()).await?
+    else {
+        return Ok(None);
+    };
+    let kind = crate::crypto::user_keys::Credential::ApiToken;
+    Ok(super::keys::unlock_with(&mut user, kind, token, wrap.as_deref()).then_some(user))
 }
 
 /// The account with this name (compared lower-case, as stored), if there is one.
@@ -87,6 +94,7 @@ async fn create_user_unless_admin_exists(
         return Err(Error::Invalid(fields));
     };
     let hash = password::hash_password_blocking(pass.expose().to_string()).await?;
+    let prepared = super::keys::prepare(pass.expose()).await?;
     let now = vault.clock.now();
     let mut tx = store::begin_write(&vault.db).await?;
     if only_first_admin && users::admin_exists(&mut tx).await? {
@@ -98,9 +106,11 @@ async fn create_user_unless_admin_exists(
         role,
         created: now,
     };
-    if insert_user(&mut tx, vault, by, &new, None).await?.is_none() {
+    let Some(id) = insert_user(&mut tx, vault, by, &new, None).await? else {
         return Err(Error::Conflict("username already taken".into()));
-    }
+    };
+    // A new account's book starts under its own keys.
+    super::keys::store_first(&mut tx, id, &prepared, "ready").await?;
     tx.commit().await?;
     Ok((name, role))
 }

@@ -8,7 +8,7 @@ use calcard::vcard::VCard;
 
 use crate::accounts::actor;
 use crate::audit::{self, action};
-use crate::crypto::keys::Keys;
+use crate::crypto::user_keys::BookKeys;
 use crate::domain::contact::{Contact, ContactDraft};
 use crate::error::Error;
 use crate::store::contacts as rows;
@@ -17,7 +17,7 @@ use crate::vault::Vault;
 
 use super::import::{ImportError, ImportReport, Parsed, import_with};
 use super::others::{self, Others};
-use super::{ContactView, open, vcard};
+use super::{ContactView, keys_of, open, vcard};
 
 const EXPORT_BATCH: i64 = 500;
 
@@ -94,7 +94,7 @@ fn new_uuid() -> String {
 }
 
 /// The card of a stored contact: its kept card, or one made from its fields.
-fn card_text(keys: &Keys, view: &ContactView, token: Option<&str>) -> anyhow::Result<String> {
+fn card_text(keys: &BookKeys, view: &ContactView, token: Option<&str>) -> anyhow::Result<String> {
     match token {
         Some(token) => Ok(keys.cipher.decrypt(token)?),
         None => Ok(vcard::to_text(&vcard::new_card(&view.id, &view.contact))),
@@ -102,13 +102,17 @@ fn card_text(keys: &Keys, view: &ContactView, token: Option<&str>) -> anyhow::Re
 }
 
 /// The stored card `token` (encrypted), opened and read.
-fn open_card(keys: &Keys, token: &str) -> anyhow::Result<VCard> {
+fn open_card(keys: &BookKeys, token: &str) -> anyhow::Result<VCard> {
     let text = keys.cipher.decrypt(token)?;
     vcard::parse(&text).map_err(|e| anyhow::anyhow!("stored card: {e}"))
 }
 
 /// The card `token` (encrypted) with the book's fields of `contact` written into it.
-pub(crate) fn updated_card(keys: &Keys, token: &str, contact: &Contact) -> anyhow::Result<String> {
+pub(crate) fn updated_card(
+    keys: &BookKeys,
+    token: &str,
+    contact: &Contact,
+) -> anyhow::Result<String> {
     let mut card = open_card(keys, token)?;
     vcard::apply(&mut card, contact);
     Ok(vcard::to_text(&card))
@@ -116,6 +120,7 @@ pub(crate) fn updated_card(keys: &Keys, token: &str, contact: &Contact) -> anyho
 
 /// One contact of `user` as vCard 4.0 text.
 pub async fn card_of(vault: &Vault, user: &UserRow, id: &str) -> Result<String, Error> {
+    let keys = keys_of(vault, user)?;
     let mut conn = vault.db.acquire().await?;
     let row = rows::find(&mut conn, user.id, id)
         .await?
@@ -123,8 +128,8 @@ pub async fn card_of(vault: &Vault, user: &UserRow, id: &str) -> Result<String, 
     let token = rows::card(&mut conn, user.id, id)
         .await?
         .ok_or(Error::NotFound)?;
-    let view = open(&vault.keys, &row)?;
-    Ok(card_text(&vault.keys, &view, token.as_deref())?)
+    let view = open(&keys, &row)?;
+    Ok(card_text(&keys, &view, token.as_deref())?)
 }
 
 /// What the contact's page shows from its card: the extra details and the photo, if any.
@@ -133,17 +138,22 @@ pub async fn extras(
     user: &UserRow,
     id: &str,
 ) -> Result<(Vec<(String, String)>, Option<String>), Error> {
+    let keys = keys_of(vault, user)?;
     let mut conn = vault.db.acquire().await?;
     let Some(Some(token)) = rows::card(&mut conn, user.id, id).await? else {
         return Ok((Vec::new(), None));
     };
-    let card = open_card(&vault.keys, &token)?;
+    let card = open_card(&keys, &token)?;
     Ok((vcard::details(&card), vcard::photo(&card)))
 }
 
 /// Records a vCard export in the audit log.
 pub async fn begin_export(vault: &Vault, user: &UserRow) -> Result<(), Error> {
-    let count = vault.directories.get(vault, user.id).await?.len();
+    let count = vault
+        .directories
+        .get(vault, user.id, &keys_of(vault, user)?)
+        .await?
+        .len();
     let tx = store::begin_write(&vault.db).await?;
     audit::commit_with(
         tx,
@@ -156,18 +166,18 @@ pub async fn begin_export(vault: &Vault, user: &UserRow) -> Result<(), Error> {
     .await
 }
 
-/// One batch of `owner_id`'s book as vCard 4.0 text, the cards after cursor `after` and the
+/// One batch of `user`'s book as vCard 4.0 text, the cards after cursor `after` and the
 /// cursor to pass next (start at 0); `None` at the end. A face streams the book this way.
 pub async fn export_batch(
     vault: &Vault,
-    owner_id: i64,
+    user: &UserRow,
     after: i64,
-) -> anyhow::Result<Option<(Bytes, i64)>> {
-    let batch = rows::card_batch_after(&vault.db, owner_id, after, EXPORT_BATCH).await?;
+) -> Result<Option<(Bytes, i64)>, Error> {
+    let batch = rows::card_batch_after(&vault.db, user.id, after, EXPORT_BATCH).await?;
     let Some(last) = batch.last().map(|(rowid, _, _)| *rowid) else {
         return Ok(None);
     };
-    let keys = vault.keys.clone();
+    let keys = keys_of(vault, user)?;
     let text = tokio::task::spawn_blocking(move || {
         let mut out = String::new();
         for (_, row, token) in &batch {
@@ -176,17 +186,19 @@ pub async fn export_batch(
         }
         Ok::<_, anyhow::Error>(out)
     })
-    .await??;
+    .await
+    .map_err(anyhow::Error::from)??;
     Ok(Some((Bytes::from(text), last)))
 }
 
 /// The other phones and e-mail addresses of a contact's card, as its edit form shows them.
 pub async fn others_of(vault: &Vault, user: &UserRow, id: &str) -> Result<Others, Error> {
+    let keys = keys_of(vault, user)?;
     let mut conn = vault.db.acquire().await?;
     match rows::card(&mut conn, user.id, id).await? {
         None => Err(Error::NotFound),
         Some(None) => Ok(Others::default()),
-        Some(Some(token)) => Ok(others::of_card(&open_card(&vault.keys, &token)?)),
+        Some(Some(token)) => Ok(others::of_card(&open_card(&keys, &token)?)),
     }
 }
 
@@ -200,6 +212,7 @@ pub async fn update_with_others(
     draft: ContactDraft,
     others: &Others,
 ) -> Result<ContactView, Error> {
+    let keys = keys_of(vault, user)?;
     let current = super::get(vault, user, id).await?;
     let contact = super::merged(&current, draft)?;
     let mut tx = store::begin_write(&vault.db).await?;
@@ -208,7 +221,7 @@ pub async fn update_with_others(
         .ok_or(Error::NotFound)?;
     let mut card = match &stored {
         Some(token) => {
-            let mut card = open_card(&vault.keys, token)?;
+            let mut card = open_card(&keys, token)?;
             vcard::apply(&mut card, &contact);
             card
         }

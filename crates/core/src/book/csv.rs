@@ -6,7 +6,7 @@ use bytes::Bytes;
 use crate::accounts::actor;
 use crate::audit::{self, action};
 use crate::clock::{parse_timestamp, rfc3339};
-use crate::crypto::keys::Keys;
+use crate::crypto::user_keys::BookKeys;
 use crate::domain::contact::{Contact, ContactDraft, split_tags};
 use crate::store::contacts::{self as rows, SealedContact};
 use crate::store::{self, users::UserRow};
@@ -14,7 +14,7 @@ use crate::vault::Vault;
 
 use super::import::import_with;
 pub use super::import::{ImportError, ImportReport, MAX_IMPORT_BYTES, Parsed};
-use super::open;
+use super::{keys_of, open};
 use crate::error::Error;
 
 const EXPORT_BATCH: i64 = 1000;
@@ -206,7 +206,11 @@ pub fn header() -> anyhow::Result<Bytes> {
 /// Records the export in the audit log and returns how many contacts it will contain.
 pub async fn begin_export(vault: &Vault, user: &UserRow) -> Result<i64, Error> {
     // Not held across the awaits below (see `book::list`).
-    let count = vault.directories.get(vault, user.id).await?.len() as i64;
+    let count = vault
+        .directories
+        .get(vault, user.id, &keys_of(vault, user)?)
+        .await?
+        .len() as i64;
     let mut tx = store::begin_write(&vault.db).await?;
     audit::record(
         &mut tx,
@@ -221,15 +225,15 @@ pub async fn begin_export(vault: &Vault, user: &UserRow) -> Result<i64, Error> {
     Ok(count)
 }
 
-/// One batch of `owner_id`'s book as CSV text, the rows after cursor `after` and the cursor to
+/// One batch of `user`'s book as CSV text, the rows after cursor `after` and the cursor to
 /// pass next; cursor 0 also yields the header. `None` at the end. A face streams the book this
 /// way, so memory stays flat however large the book is.
 pub async fn export_batch(
     vault: &Vault,
-    owner_id: i64,
+    user: &UserRow,
     after: i64,
-) -> anyhow::Result<Option<(Bytes, i64)>> {
-    let batch = rows::batch_after(&vault.db, owner_id, after, EXPORT_BATCH).await?;
+) -> Result<Option<(Bytes, i64)>, Error> {
+    let batch = rows::batch_after(&vault.db, user.id, after, EXPORT_BATCH).await?;
     let mut out = if after == 0 {
         header()?.to_vec()
     } else {
@@ -240,7 +244,7 @@ pub async fn export_batch(
         return Ok((after == 0).then(|| (Bytes::from(out), i64::MAX)));
     };
     // Decrypting is the slow part: off the async workers, split across the cores.
-    let keys = vault.keys.clone();
+    let keys = keys_of(vault, user)?;
     let lines = tokio::task::spawn_blocking(move || {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -262,13 +266,14 @@ pub async fn export_batch(
             Ok::<_, anyhow::Error>(lines)
         })
     })
-    .await??;
+    .await
+    .map_err(anyhow::Error::from)??;
     out.extend_from_slice(&lines);
     Ok(Some((Bytes::from(out), last)))
 }
 
 /// The CSV lines of decrypted rows, through one writer.
-fn csv_rows(keys: &Keys, batch: &[(i64, SealedContact)]) -> anyhow::Result<Vec<u8>> {
+fn csv_rows(keys: &BookKeys, batch: &[(i64, SealedContact)]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for (_, row) in batch {
         let view = open(keys, row)?;

@@ -9,14 +9,14 @@
 use crate::accounts::actor;
 use crate::audit::{self, action};
 use crate::crypto::blind;
-use crate::crypto::keys::Keys;
+use crate::crypto::user_keys::BookKeys;
 use crate::domain::contact::Contact;
 use crate::error::Error;
 use crate::store::dav::{self as rows, DavRow};
 use crate::store::{self, contacts, users::UserRow};
 use crate::vault::Vault;
 
-use super::{Change, insert_card_in, open, rewrite_in, rewritten_in_cache, vcard};
+use super::{Change, insert_card_in, keys_of, open, rewrite_in, rewritten_in_cache, vcard};
 
 /// The longest resource name accepted.
 const MAX_NAME: usize = 200;
@@ -75,7 +75,7 @@ pub enum DavError {
 }
 
 /// The blind index of a resource name in one user's book.
-pub(crate) fn name_key(keys: &Keys, owner_id: i64, name: &str) -> String {
+pub(crate) fn name_key(keys: &BookKeys, owner_id: i64, name: &str) -> String {
     let key = blind::scope_key(&keys.blind_index_key, &format!("user:{owner_id}"));
     blind::index(&key, "dav-name", name)
 }
@@ -94,7 +94,7 @@ fn etag(id: &str, version: i64) -> String {
     format!("\"{id}-{version}\"")
 }
 
-fn name_of(keys: &Keys, id: &str, sealed: Option<&str>) -> Result<String, Error> {
+fn name_of(keys: &BookKeys, id: &str, sealed: Option<&str>) -> Result<String, Error> {
     match sealed {
         Some(token) => Ok(keys.cipher.decrypt(token).map_err(anyhow::Error::from)?),
         None => Ok(format!("{id}.vcf")),
@@ -114,12 +114,13 @@ pub async fn version(vault: &Vault, user: &UserRow) -> Result<i64, Error> {
 
 /// Every member of the book.
 pub async fn members(vault: &Vault, user: &UserRow) -> Result<Vec<Member>, Error> {
+    let keys = keys_of(vault, user)?;
     rows::members(&vault.db, user.id, -1)
         .await?
         .into_iter()
         .map(|m| {
             Ok(Member {
-                name: name_of(&vault.keys, &m.id, m.dav_name.as_deref())?,
+                name: name_of(&keys, &m.id, m.dav_name.as_deref())?,
                 etag: etag(&m.id, m.changed_version),
             })
         })
@@ -138,6 +139,7 @@ pub async fn changes(
     user: &UserRow,
     since: Option<i64>,
 ) -> Result<Option<Changes>, Error> {
+    let keys = keys_of(vault, user)?;
     let (now, purged) = rows::sync_state(&vault.db, user.id).await?;
     if since.is_some_and(|v| v < purged || v > now) {
         return Ok(None);
@@ -154,7 +156,7 @@ pub async fn changes(
         .into_iter()
         .map(|m| {
             Ok(Member {
-                name: name_of(&vault.keys, &m.id, m.dav_name.as_deref())?,
+                name: name_of(&keys, &m.id, m.dav_name.as_deref())?,
                 etag: etag(&m.id, m.changed_version),
             })
         })
@@ -164,7 +166,7 @@ pub async fn changes(
         Some(since) => rows::deleted_since(&vault.db, user.id, since)
             .await?
             .into_iter()
-            .map(|t| name_of(&vault.keys, &t.contact_id, t.dav_name.as_deref()))
+            .map(|t| name_of(&keys, &t.contact_id, t.dav_name.as_deref()))
             .collect::<Result<Vec<_>, Error>>()?,
     };
     Ok(Some(Changes {
@@ -180,23 +182,20 @@ async fn find(
     user: &UserRow,
     name: &str,
 ) -> Result<Option<DavRow>, Error> {
-    let key = name_key(&vault.keys, user.id, name);
+    let key = name_key(&keys_of(vault, user)?, user.id, name);
     Ok(rows::find(conn, user.id, &key, own_id(name)).await?)
 }
 
 /// The card at `name`, if the book holds one there.
 pub async fn get(vault: &Vault, user: &UserRow, name: &str) -> Result<Option<Card>, Error> {
+    let keys = keys_of(vault, user)?;
     let mut conn = vault.db.acquire().await?;
     let Some(row) = find(&mut conn, vault, user, name).await? else {
         return Ok(None);
     };
-    let view = open(&vault.keys, &row.sealed)?;
+    let view = open(&keys, &row.sealed)?;
     let text = match &row.card {
-        Some(token) => vault
-            .keys
-            .cipher
-            .decrypt(token)
-            .map_err(anyhow::Error::from)?,
+        Some(token) => keys.cipher.decrypt(token).map_err(anyhow::Error::from)?,
         None => vcard::to_text(&vcard::new_card(&view.id, &view.contact)),
     };
     Ok(Some(Card {
@@ -303,9 +302,7 @@ pub async fn delete(
     contacts::delete(&mut tx, user.id, &id)
         .await
         .map_err(Error::from)?;
-    let version = contacts::bump_version(&mut tx, user.id)
-        .await
-        .map_err(Error::from)?;
+    let version = super::bump(&mut tx, user).await?;
     audit::commit_with(
         tx,
         &vault.keys.audit,
@@ -325,8 +322,7 @@ pub async fn delete(
 /// "Contacts of USERNAME".
 pub async fn book_name(vault: &Vault, user: &UserRow) -> Result<String, Error> {
     match rows::book_name(&vault.db, user.id).await? {
-        Some(sealed) => Ok(vault
-            .keys
+        Some(sealed) => Ok(keys_of(vault, user)?
             .cipher
             .decrypt(&sealed)
             .map_err(anyhow::Error::from)?),
@@ -346,7 +342,8 @@ pub async fn rename_book(vault: &Vault, user: &UserRow, name: &str) -> Result<()
     if crate::domain::has_forbidden_chars(name, false) {
         return Err(Error::field("book_name", crate::domain::FORBIDDEN_CHARS));
     }
-    let sealed = (!name.is_empty()).then(|| vault.keys.cipher.encrypt(name));
+    let keys = keys_of(vault, user)?;
+    let sealed = (!name.is_empty()).then(|| keys.cipher.encrypt(name));
     let mut tx = store::begin_write(&vault.db).await?;
     rows::set_book_name(&mut tx, user.id, sealed.as_deref()).await?;
     audit::commit_with(

@@ -6,15 +6,15 @@ use std::collections::HashSet;
 
 use crate::accounts::actor;
 use crate::audit;
-use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
+use crate::crypto::user_keys::BookKeys;
 use crate::domain::contact::Contact;
 use crate::error::Error;
 use crate::store::contacts::{self as rows, ContactRow};
 use crate::store::{self, users::UserRow};
 use crate::vault::Vault;
 
-use super::seal_with_card;
+use super::{keys_of, seal_with_card};
 
 /// Largest accepted upload.
 pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
@@ -51,7 +51,7 @@ pub struct Parsed {
 
 /// Encrypts parsed rows into stored rows, split across the cores, in their order.
 fn seal_all(
-    keys: &Keys,
+    keys: &BookKeys,
     owner: i64,
     parsed: &[Parsed],
     now: i64,
@@ -109,7 +109,7 @@ pub(crate) async fn import_with(
 ) -> Result<ImportReport, ImportError> {
     let now = vault.clock.now();
     let owner = user.id;
-    let keys = vault.keys.clone();
+    let keys = keys_of(vault, user)?;
     let (sealed, ignored_columns) = tokio::task::spawn_blocking(move || {
         let (parsed, ignored) = parse(&data)?;
         let sealed = seal_all(&keys, owner, &parsed, now).map_err(Error::Internal)?;
@@ -136,9 +136,7 @@ pub(crate) async fn import_with(
         .map_err(Error::from)? as usize;
     report.skipped = sealed.len() - report.added;
     if report.added > 0 {
-        rows::bump_version(&mut tx, owner)
-            .await
-            .map_err(Error::from)?;
+        super::bump(&mut tx, user).await?;
     }
     let detail = format!("added={} skipped={}", report.added, report.skipped);
     audit::record(

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::actor;
 use crate::audit::{self, action};
 use crate::crypto::blind;
-use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
+use crate::crypto::user_keys::BookKeys;
 use crate::domain::contact::{Contact, ContactDraft, dup_name, phone_digits};
 use crate::error::Error;
 use crate::store::contacts::{self as rows, UpdateOutcome};
@@ -29,6 +29,29 @@ use crate::vault::Vault;
 pub use crate::store::contacts::{ContactRow, SealedContact};
 pub use directory::{Change, Directory, DirectoryCache, Entry};
 pub use query::{ListQuery, Sort};
+
+/// The keys of `user`'s book for this request: the user's own, unwrapped from the request's
+/// credential; the server's while the book has not moved to the user's keys yet. A book under
+/// the user's keys that this request did not unlock is [`Error::Sealed`].
+pub fn keys_of(vault: &Vault, user: &UserRow) -> Result<BookKeys, Error> {
+    let unlocked = user.keys.as_ref().filter(|k| k.user_id() == user.id);
+    match (user.key_state.as_deref(), unlocked) {
+        (None, _) => Ok(vault.keys.book()),
+        (Some("ready"), Some(keys)) => Ok(keys.book().clone()),
+        (Some(_), Some(keys)) => Ok(keys.book_converting(&vault.keys.cipher)),
+        (Some(_), None) => Err(Error::Sealed),
+    }
+}
+
+/// Bumps the book's version for a write sealed with [`keys_of`]`(user)`, in its transaction.
+/// [`Error::Sealed`] when the book moved to its owner's keys after this request read the user
+/// (the write used the server's keys, which no longer open it): the caller's transaction is
+/// dropped, nothing is written.
+pub(crate) async fn bump(tx: &mut crate::store::Conn, user: &UserRow) -> Result<i64, Error> {
+    rows::bump_version_if(tx, user.id, user.key_state.is_some())
+        .await?
+        .ok_or(Error::Sealed)
+}
 
 /// A decrypted contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +80,7 @@ pub(crate) struct Summary {
 /// The duplicate key of a contact in `owner_id`'s book: its name and phone digits, or, for a
 /// card without a phone, its name and e-mail address (so that two people called "Sam" known
 /// by e-mail only can both be in the book).
-pub fn dup_key(keys: &Keys, owner_id: i64, contact: &Contact) -> String {
+pub fn dup_key(keys: &BookKeys, owner_id: i64, contact: &Contact) -> String {
     let digits = phone_digits(&contact.phone);
     let second = if digits.is_empty() {
         // Never all digits, so never the key of a contact with a phone.
@@ -75,7 +98,7 @@ pub fn dup_key(keys: &Keys, owner_id: i64, contact: &Contact) -> String {
 
 /// Encrypts every personal field one by one (plus the summary) into a row.
 pub fn seal(
-    keys: &Keys,
+    keys: &BookKeys,
     owner_id: i64,
     id: &str,
     c: &Contact,
@@ -87,7 +110,7 @@ pub fn seal(
 
 /// As [`seal`], with the whole vCard the fields came from (vCard 4.0 text), encrypted too.
 pub fn seal_with_card(
-    keys: &Keys,
+    keys: &BookKeys,
     owner_id: i64,
     id: &str,
     c: &Contact,
@@ -125,7 +148,7 @@ pub fn seal_with_card(
 }
 
 /// Decrypts a row.
-pub fn open(keys: &Keys, row: &SealedContact) -> anyhow::Result<ContactView> {
+pub fn open(keys: &BookKeys, row: &SealedContact) -> anyhow::Result<ContactView> {
     let field = |token: &str| open_field(keys, &row.id, token);
     Ok(ContactView {
         id: row.id.clone(),
@@ -145,7 +168,7 @@ pub fn open(keys: &Keys, row: &SealedContact) -> anyhow::Result<ContactView> {
 }
 
 /// One decrypted field of contact `id`.
-fn open_field(keys: &Keys, id: &str, token: &str) -> anyhow::Result<String> {
+fn open_field(keys: &BookKeys, id: &str, token: &str) -> anyhow::Result<String> {
     keys.cipher
         .decrypt(token)
         .map_err(|e| anyhow::anyhow!("contact {id}: {e}"))
@@ -164,11 +187,12 @@ fn entry_of(view: &ContactView, seq: i64) -> Entry {
 }
 
 pub async fn get(vault: &Vault, user: &UserRow, id: &str) -> Result<ContactView, Error> {
+    let keys = keys_of(vault, user)?;
     let mut conn = vault.db.acquire().await?;
     let row = rows::find(&mut conn, user.id, id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(open(&vault.keys, &row)?)
+    Ok(open(&keys, &row)?)
 }
 
 /// The id of the user's contact that `contact` would duplicate, if any.
@@ -177,8 +201,9 @@ pub async fn duplicate_of(
     user: &UserRow,
     contact: &Contact,
 ) -> Result<Option<String>, Error> {
+    let keys = keys_of(vault, user)?;
     let mut conn = vault.db.acquire().await?;
-    Ok(rows::id_by_dup_key(&mut conn, user.id, &dup_key(&vault.keys, user.id, contact)).await?)
+    Ok(rows::id_by_dup_key(&mut conn, user.id, &dup_key(&keys, user.id, contact)).await?)
 }
 
 pub async fn create(
@@ -224,19 +249,20 @@ pub(crate) async fn insert_card_in(
     card: Option<&str>,
     dav_name: Option<&str>,
 ) -> Result<Inserted, Error> {
+    let keys = keys_of(vault, user)?;
     let now = vault.clock.now();
     let id = new_id();
-    let row = seal_with_card(&vault.keys, user.id, &id, &contact, card, now, now)?;
+    let row = seal_with_card(&keys, user.id, &id, &contact, card, now, now)?;
     let Some(seq) = rows::insert(tx, &row).await? else {
         let existing = rows::id_by_dup_key(tx, user.id, &row.dup_key).await?;
         return Err(Error::Duplicate(existing));
     };
     if let Some(name) = dav_name {
-        let sealed = vault.keys.cipher.encrypt(name);
-        let key = dav::name_key(&vault.keys, user.id, name);
+        let sealed = keys.cipher.encrypt(name);
+        let key = dav::name_key(&keys, user.id, name);
         crate::store::dav::set_name(tx, user.id, &id, &sealed, &key).await?;
     }
-    let version = rows::bump_version(tx, user.id).await?;
+    let version = bump(tx, user).await?;
     audit::record(
         tx,
         &vault.keys.audit,
@@ -371,23 +397,16 @@ pub(crate) async fn rewrite_in(
     new_card: Option<&str>,
     (audit_action, detail): (&str, &str),
 ) -> Result<(ContactView, i64), Error> {
+    let keys = keys_of(vault, user)?;
     let now = vault.clock.now();
     // A contact that came as a vCard keeps its card, with the changed fields written in.
     let card = match (rows::card(tx, user.id, id).await?, new_card) {
         (None, _) => return Err(Error::NotFound),
         (Some(_), Some(text)) => Some(text.to_string()),
         (Some(None), None) => None,
-        (Some(Some(token)), None) => Some(cards::updated_card(&vault.keys, &token, &contact)?),
+        (Some(Some(token)), None) => Some(cards::updated_card(&keys, &token, &contact)?),
     };
-    let row = seal_with_card(
-        &vault.keys,
-        user.id,
-        id,
-        &contact,
-        card.as_deref(),
-        created,
-        now,
-    )?;
+    let row = seal_with_card(&keys, user.id, id, &contact, card.as_deref(), created, now)?;
     match rows::update(tx, &row).await? {
         UpdateOutcome::Updated => {}
         UpdateOutcome::NotFound => return Err(Error::NotFound),
@@ -396,7 +415,7 @@ pub(crate) async fn rewrite_in(
             return Err(Error::Duplicate(existing));
         }
     }
-    let version = rows::bump_version(tx, user.id).await?;
+    let version = bump(tx, user).await?;
     audit::record(
         tx,
         &vault.keys.audit,
@@ -428,7 +447,7 @@ pub async fn delete(vault: &Vault, user: &UserRow, id: &str) -> Result<(), Error
     if !rows::delete(&mut tx, user.id, id).await? {
         return Err(Error::NotFound);
     }
-    let version = rows::bump_version(&mut tx, user.id).await?;
+    let version = bump(&mut tx, user).await?;
     audit::record(
         &mut tx,
         &vault.keys.audit,
@@ -467,7 +486,7 @@ pub async fn list(vault: &Vault, user: &UserRow, q: &ListQuery) -> Result<ListPa
     // from the directory alone, as it was at that version or later: one consistent book.
     let dir = vault
         .directories
-        .at_least(vault, user.id, user.data_version)
+        .at_least(vault, user.id, user.data_version, &keys_of(vault, user)?)
         .await?;
     let selection = dir.select(q);
     Ok(ListPage {

@@ -242,10 +242,11 @@ async fn a_list_page_shows_the_stored_contacts_as_one_consistent_version_of_the_
 
     // A request that begins after it reads the newer version and shows the new Bea whole
     // (the directory is rebuilt: this process never heard of the write).
-    let fresh = crate::accounts::user_by_id(&v, ann.id)
+    let mut fresh = crate::accounts::user_by_id(&v, ann.id)
         .await
         .expect("read")
         .expect("exists");
+    fresh.keys = ann.keys.clone();
     let after = list(&v, &fresh, &ListQuery::default())
         .await
         .expect("listed");
@@ -274,10 +275,11 @@ async fn a_list_page_shows_the_stored_contacts_as_one_consistent_version_of_the_
     )
     .await
     .expect("updated");
-    let fresh = crate::accounts::user_by_id(&v, ann.id)
+    let mut fresh = crate::accounts::user_by_id(&v, ann.id)
         .await
         .expect("read")
         .expect("exists");
+    fresh.keys = ann.keys.clone();
     let builds = v.directories.builds();
     let last = list(&v, &fresh, &ListQuery::default())
         .await

@@ -249,6 +249,15 @@ pub async fn hash_password_blocking(password: String) -> anyhow::Result<String> 
     in_hash_slot(move || hash_password(&password)).await?
 }
 
+/// A password's key-encryption key (`user_keys::password_kek`, Argon2id) on the blocking pool,
+/// sharing the hashing slots.
+pub async fn password_kek_blocking(
+    password: String,
+    salt: Vec<u8>,
+) -> anyhow::Result<super::user_keys::PasswordKek> {
+    in_hash_slot(move || super::user_keys::password_kek(&password, &salt)).await?
+}
+
 /// [`verify_password`] on tokio's blocking thread pool (at most [`hash_slots`] at once).
 /// With no stored hash (unknown user) it runs [`dummy_verify`] and returns `Invalid`.
 pub async fn verify_password_blocking(stored: Option<String>, candidate: String) -> Verification {

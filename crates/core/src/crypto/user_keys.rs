@@ -185,10 +185,19 @@ impl UserKeys {
         UserKeys::from_bundle(user_id, own).ok()
     }
 
+    /// The wrap under a password's KEK (see [`password_kek`]).
+    pub fn wrap_with(&self, kek: &PasswordKek) -> anyhow::Result<String> {
+        self.wrap_under(&kek.0)
+    }
+
+    pub fn unwrap_with(user_id: i64, kek: &PasswordKek, wrap: &str) -> Option<UserKeys> {
+        UserKeys::unwrap_under(user_id, &kek.0, wrap)
+    }
+
     /// The wrap under a password, with the user's KEK salt. Slow on purpose (Argon2id): run it
     /// on the blocking pool.
     pub fn wrap_with_password(&self, password: &str, salt: &[u8]) -> anyhow::Result<String> {
-        self.wrap_under(&*password_kek(password, salt)?)
+        self.wrap_with(&password_kek(password, salt)?)
     }
 
     pub fn unwrap_with_password(
@@ -197,8 +206,7 @@ impl UserKeys {
         salt: &[u8],
         wrap: &str,
     ) -> Option<UserKeys> {
-        let kek = password_kek(password, salt).ok()?;
-        UserKeys::unwrap_under(user_id, &kek, wrap)
+        UserKeys::unwrap_with(user_id, &password_kek(password, salt).ok()?, wrap)
     }
 
     /// The wrap under a credential's random secret.
@@ -228,7 +236,16 @@ pub fn salt_bytes(stored: &str) -> Option<Vec<u8>> {
     STANDARD.decode(stored).ok()
 }
 
-fn password_kek(password: &str, salt: &[u8]) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+/// The key-encryption key of a password: Argon2id of it with the user's own salt (not the
+/// password hash's). Wiped when dropped.
+pub struct PasswordKek(Zeroizing<[u8; 32]>);
+
+/// Derives a password's KEK. Slow on purpose: run it on the blocking pool.
+pub fn password_kek(password: &str, salt: &[u8]) -> anyhow::Result<PasswordKek> {
+    Ok(PasswordKek(argon2_kek(password, salt)?))
+}
+
+fn argon2_kek(password: &str, salt: &[u8]) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     let params =
         Params::new(KEK_M_COST, KEK_T_COST, 1, Some(32)).map_err(|e| anyhow!("argon2: {e}"))?;
     let mut kek = Zeroizing::new([0u8; 32]);

@@ -31,23 +31,27 @@ pub async fn count_for_user(db: &mut Conn, user_id: i64) -> DbResult<i64> {
         .await
 }
 
-pub async fn insert(
-    db: &mut Conn,
-    id: &str,
-    user_id: i64,
-    sealed_name: &str,
-    secret_hash: &str,
-    now: i64,
-) -> DbResult<()> {
+/// An app password about to be stored: its name sealed, its secret only as a digest, and the
+/// wrap of the user's keys under the secret (`None` for a book still under the server's keys).
+pub struct NewAppPassword<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub sealed_name: &'a str,
+    pub secret_hash: &'a str,
+    pub key_wrap: Option<&'a str>,
+}
+
+pub async fn insert(db: &mut Conn, new: &NewAppPassword<'_>, now: i64) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO app_passwords (id, user_id, name, secret_hash, created)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO app_passwords (id, user_id, name, secret_hash, created, key_wrap)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(sealed_name)
-    .bind(secret_hash)
+    .bind(new.id)
+    .bind(new.user_id)
+    .bind(new.sealed_name)
+    .bind(new.secret_hash)
     .bind(now)
+    .bind(new.key_wrap)
     .execute(db)
     .await?;
     Ok(())
@@ -71,14 +75,14 @@ pub async fn delete_for_user(db: &mut Conn, user_id: i64) -> DbResult<()> {
     Ok(())
 }
 
-/// The id of the user's app password with this digest, if it is one.
+/// The user's app password with this digest, if it is one: (id, last use, wrap of the keys).
 pub async fn find(
     db: &Db,
     user_id: i64,
     secret_hash: &str,
-) -> DbResult<Option<(String, Option<i64>)>> {
+) -> DbResult<Option<(String, Option<i64>, Option<String>)>> {
     sqlx::query_as(
-        "SELECT id, last_used FROM app_passwords WHERE user_id = $1 AND secret_hash = $2",
+        "SELECT id, last_used, key_wrap FROM app_passwords WHERE user_id = $1 AND secret_hash = $2",
     )
     .bind(user_id)
     .bind(secret_hash)

@@ -304,6 +304,26 @@ pub async fn bump_version(db: &mut Conn, owner_id: i64) -> DbResult<i64> {
     .await
 }
 
+/// As [`bump_version`], only while the book is under the keys the write used: its owner's
+/// (`own_keys`) or the server's. `None` otherwise (the book moved meanwhile: nothing bumped).
+pub async fn bump_version_if(
+    db: &mut Conn,
+    owner_id: i64,
+    own_keys: bool,
+) -> DbResult<Option<i64>> {
+    let sql = if own_keys {
+        "UPDATE users SET data_version = data_version + 1
+         WHERE id = $1 AND key_state IS NOT NULL RETURNING data_version"
+    } else {
+        "UPDATE users SET data_version = data_version + 1
+         WHERE id = $1 AND key_state IS NULL RETURNING data_version"
+    };
+    sqlx::query_scalar(sql)
+        .bind(owner_id)
+        .fetch_optional(db)
+        .await
+}
+
 /// The book's version, inside a transaction (with the batches of [`summaries_after`]).
 pub async fn version_in(db: &mut Conn, owner_id: i64) -> DbResult<i64> {
     sqlx::query_scalar("SELECT data_version FROM users WHERE id = $1")

@@ -16,6 +16,7 @@ pub mod rotation;
 pub mod sessions;
 pub mod submissions;
 pub mod tokens;
+pub mod user_keys;
 pub mod users;
 
 use std::path::Path;

@@ -4,17 +4,26 @@ use sqlx::Row;
 
 use super::{Conn, DbResult};
 
-/// A table and its Fernet-encrypted columns.
+/// A table and its Fernet-encrypted columns. `owner` names the column of the user whose book
+/// the row belongs to: once that user has their own keys, these values are under them, not
+/// the server's (`accounts::keys`), and key rotation leaves them alone.
 pub struct EncryptedTable {
     pub table: &'static str,
     pub columns: &'static [&'static str],
+    pub owner: Option<&'static str>,
 }
 
 /// Every encrypted column of the schema. A migration that adds one adds it here too.
 pub const ENCRYPTED: &[EncryptedTable] = &[
     EncryptedTable {
         table: "users",
-        columns: &["totp_secret", "book_name", "notify_email"],
+        columns: &["totp_secret", "notify_email"],
+        owner: None,
+    },
+    EncryptedTable {
+        table: "users",
+        columns: &["book_name"],
+        owner: Some("id"),
     },
     EncryptedTable {
         table: "contacts",
@@ -22,34 +31,54 @@ pub const ENCRYPTED: &[EncryptedTable] = &[
             "name", "phone", "email", "address", "company", "notes", "tags", "summary", "card",
             "dav_name",
         ],
+        owner: Some("owner_id"),
     },
     EncryptedTable {
         table: "dav_tombstones",
         columns: &["dav_name"],
+        owner: Some("owner_id"),
     },
     EncryptedTable {
         table: "app_passwords",
         columns: &["name"],
+        owner: None,
     },
     EncryptedTable {
         table: "submissions",
         columns: &["name", "email", "phone", "message"],
+        owner: None,
     },
     EncryptedTable {
         table: "submission_notes",
         columns: &["body"],
+        owner: None,
     },
 ];
 
-/// Up to `limit` rows after `after_rowid`: (rowid, values of the columns, NULL as None).
+/// One row of a batch: its rowid, whether its owner has their own keys, and the values of
+/// the columns (NULL as None).
+pub struct BatchRow {
+    pub rowid: i64,
+    pub owner_keyed: bool,
+    pub values: Vec<Option<String>>,
+}
+
+/// Up to `limit` rows after `after_rowid`.
 pub async fn batch(
     db: &mut Conn,
     t: &EncryptedTable,
     after_rowid: i64,
     limit: i64,
-) -> DbResult<Vec<(i64, Vec<Option<String>>)>> {
+) -> DbResult<Vec<BatchRow>> {
+    let owned = match t.owner {
+        Some(owner) => format!(
+            "CAST(CASE WHEN {owner} IN (SELECT id FROM users WHERE key_state IS NOT NULL)
+                  THEN 1 ELSE 0 END AS BIGINT)"
+        ),
+        None => "CAST(0 AS BIGINT)".to_string(),
+    };
     let sql = format!(
-        "SELECT rowid, {} FROM {} WHERE rowid > $1 ORDER BY rowid LIMIT $2",
+        "SELECT rowid, {owned}, {} FROM {} WHERE rowid > $1 ORDER BY rowid LIMIT $2",
         t.columns.join(", "),
         t.table
     );
@@ -60,10 +89,14 @@ pub async fn batch(
         .await?;
     rows.iter()
         .map(|r| {
-            let values = (1..=t.columns.len())
+            let values = (2..t.columns.len() + 2)
                 .map(|i| r.try_get::<Option<String>, _>(i))
                 .collect::<Result<_, _>>()?;
-            Ok((r.try_get::<i64, _>(0)?, values))
+            Ok(BatchRow {
+                rowid: r.try_get::<i64, _>(0)?,
+                owner_keyed: r.try_get::<i64, _>(1)? == 1,
+                values,
+            })
         })
         .collect()
 }

@@ -49,14 +49,17 @@ pub async fn insert(
     user_id: i64,
     now: i64,
     expires: i64,
+    key_wrap: Option<&str>,
 ) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (token_hash, user_id, created, expires) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO api_tokens (token_hash, user_id, created, expires, key_wrap)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash)
     .bind(user_id)
     .bind(now)
     .bind(expires)
+    .bind(key_wrap)
     .execute(db)
     .await?;
     Ok(())

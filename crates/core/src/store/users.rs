@@ -23,6 +23,18 @@ pub struct UserRow {
     /// The version of the user's contact book when this row was read (see
     /// `store::contacts::bump_version`).
     pub data_version: i64,
+    /// The user's X25519 public key (standard base64); NULL until their keys exist.
+    pub public_key: Option<String>,
+    /// The salt of the password's key-encryption key (standard base64).
+    pub key_salt: Option<String>,
+    /// The user's keys wrapped under the password's KEK; NULL: the book is still under the
+    /// server's keys (it moves at the next sign-in).
+    pub key_wrap: Option<String>,
+    /// 'converting' while the book moves to the user's keys, then 'ready'.
+    pub key_state: Option<String>,
+    /// The keys, unwrapped from the credential of this request (never stored).
+    #[sqlx(skip)]
+    pub keys: Option<crate::crypto::user_keys::UserKeys>,
 }
 
 impl UserRow {
@@ -41,7 +53,8 @@ impl UserRow {
 }
 
 const COLUMNS: &str = "id, username, password_hash, role, totp_secret, totp_enabled, totp_last_step, \
-                       totp_failures, totp_locked_until, created, data_version";
+                       totp_failures, totp_locked_until, created, data_version, public_key, key_salt, \
+                       key_wrap, key_state";
 
 pub async fn find_by_username(db: &mut Conn, username: &str) -> DbResult<Option<UserRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -52,16 +65,29 @@ pub async fn find_by_username(db: &mut Conn, username: &str) -> DbResult<Option<
     .await
 }
 
-/// The owner of a live API token (stored as its SHA-256 digest), in one query.
-pub async fn find_by_token(db: &Db, token_hash: &str, now: i64) -> DbResult<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users
+/// The owner of a live API token (stored as its SHA-256 digest) and the token's wrap of their
+/// keys, in one query.
+pub async fn find_by_token(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+) -> DbResult<Option<(UserRow, Option<String>)>> {
+    #[derive(FromRow)]
+    struct WithWrap {
+        #[sqlx(flatten)]
+        user: UserRow,
+        token_wrap: Option<String>,
+    }
+    let found: Option<WithWrap> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, (SELECT key_wrap FROM api_tokens WHERE token_hash = $1) AS token_wrap
+         FROM users
          WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = $1 AND expires > $2)"
     )))
     .bind(token_hash)
     .bind(now)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(found.map(|f| (f.user, f.token_wrap)))
 }
 
 pub async fn find_by_id(db: &mut Conn, id: i64) -> DbResult<Option<UserRow>> {

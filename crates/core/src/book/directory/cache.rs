@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::crypto::FieldCipher;
+use crate::crypto::user_keys::BookKeys;
 use crate::store::{self, contacts as rows};
 use crate::vault::Vault;
 
@@ -151,18 +153,25 @@ impl DirectoryCache {
     }
 
     /// A directory of `owner_id`'s book with every change committed before this call.
-    pub async fn get(&self, vault: &Vault, owner_id: i64) -> anyhow::Result<Arc<Directory>> {
+    pub async fn get(
+        &self,
+        vault: &Vault,
+        owner_id: i64,
+        keys: &BookKeys,
+    ) -> anyhow::Result<Arc<Directory>> {
         let version = rows::version(&vault.db, owner_id).await?;
-        self.at_least(vault, owner_id, version).await
+        self.at_least(vault, owner_id, version, keys).await
     }
 
     /// A directory of `owner_id`'s book with every change up to `version` (the book's version
-    /// read earlier in the request, e.g. with the user's row).
+    /// read earlier in the request, e.g. with the user's row). `keys` open the book if it has
+    /// to be built: only a request that unlocked them reaches a cached one.
     pub async fn at_least(
         &self,
         vault: &Vault,
         owner_id: i64,
         version: i64,
+        keys: &BookKeys,
     ) -> anyhow::Result<Arc<Directory>> {
         if let Some(dir) = self.patched_by(owner_id, version).await {
             return Ok(dir);
@@ -180,7 +189,7 @@ impl DirectoryCache {
             owner_id,
         };
         let started = Instant::now();
-        let built = self.build(vault, owner_id).await;
+        let built = self.build(vault, owner_id, &keys.cipher).await;
         if let Ok(dir) = &built {
             let builds = self.builds.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::info!(
@@ -202,7 +211,12 @@ impl DirectoryCache {
         Ok(dir)
     }
 
-    async fn build(&self, vault: &Vault, owner_id: i64) -> anyhow::Result<Directory> {
+    async fn build(
+        &self,
+        vault: &Vault,
+        owner_id: i64,
+        cipher: &FieldCipher,
+    ) -> anyhow::Result<Directory> {
         // One read snapshot, so the version and every batch agree; the changes collected
         // meanwhile are applied on top, in order. Each batch is decrypted (on the blocking
         // pool, across the cores) before the next is read: one batch of sealed rows is in
@@ -218,7 +232,7 @@ impl DirectoryCache {
             };
             after = last.seq;
             let full = batch.len() as i64 == BUILD_BATCH;
-            let cipher = vault.keys.cipher.clone();
+            let cipher = cipher.clone();
             entries.extend(
                 tokio::task::spawn_blocking(move || super::decrypt_rows(&batch, &cipher)).await??,
             );

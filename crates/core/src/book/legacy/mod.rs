@@ -152,7 +152,7 @@ pub async fn import_dir(vault: &Vault, dir: &Path) -> anyhow::Result<LegacySumma
         let created = c.created.unwrap_or(now);
         let updated = c.updated.unwrap_or(created);
         let row = super::seal(
-            &vault.keys,
+            &vault.keys.book(),
             owner_id,
             &new_id(),
             &c.contact,
@@ -168,6 +168,9 @@ pub async fn import_dir(vault: &Vault, dir: &Path) -> anyhow::Result<LegacySumma
     }
     for owner_id in owners {
         contacts::bump_version(&mut tx, owner_id).await?;
+        // The imported rows are under the server's keys (the owner's are shut here): an owner
+        // with keys of their own has them moved at the next sign-in.
+        crate::store::user_keys::reopen(&mut tx, owner_id).await?;
     }
 
     for event in &folder.events {
