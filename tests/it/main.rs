@@ -32,6 +32,7 @@ mod notify_tls;
 mod old_frontend;
 mod openapi;
 mod ops;
+mod own_keys;
 mod postgres;
 mod public_form;
 mod ratelimit;
