@@ -64,6 +64,16 @@ pub mod action {
     pub const USER_KEYS_CREATED: &str = "USER_KEYS_CREATED";
     /// A user's book moved from the server's keys to theirs (detail: `contacts=N`).
     pub const USER_KEYS_CONVERTED: &str = "USER_KEYS_CONVERTED";
+    /// The inbox got its key pair (detail: `held=true` while no admin has keys, else
+    /// `grants=N`).
+    pub const INBOX_KEY_CREATED: &str = "INBOX_KEY_CREATED";
+    /// The first admin with keys replaced the held inbox key (detail: `resealed=N grants=N`).
+    pub const INBOX_KEY_CLAIMED: &str = "INBOX_KEY_CLAIMED";
+    /// An admin got the inbox key (detail: `user_id= username= via=pass-by|grant|claim`).
+    pub const INBOX_KEY_GRANTED: &str = "INBOX_KEY_GRANTED";
+    /// Messages from before the inbox had a key were sealed to it (detail: `submissions=N
+    /// notes=N`).
+    pub const INBOX_RESEALED: &str = "INBOX_RESEALED";
     pub const RECEIVE_SUBMISSION: &str = "RECEIVE_SUBMISSION";
     pub const VIEW_SUBMISSION: &str = "VIEW_SUBMISSION";
     pub const NOTE_SUBMISSION: &str = "NOTE_SUBMISSION";

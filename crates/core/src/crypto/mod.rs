@@ -4,6 +4,7 @@
 pub mod blind;
 pub mod chain;
 pub mod cipher;
+pub mod inbox_key;
 pub mod keys;
 pub mod password;
 pub mod token;

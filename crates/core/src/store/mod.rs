@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod copy;
 pub mod dav;
 pub mod form_tickets;
+pub mod inbox_key;
 pub mod login_guard;
 pub mod maintenance;
 pub mod notify;
@@ -163,7 +164,8 @@ async fn sqlite_pool(database_url: &str, connections: u32) -> anyhow::Result<Db>
             Box::pin(async move {
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                     PRAGMA secure_delete = ON;",
                 )
                 .await?;
                 Ok(())
@@ -171,6 +173,19 @@ async fn sqlite_pool(database_url: &str, connections: u32) -> anyhow::Result<Db>
         })
         .connect_with(options)
         .await?)
+}
+
+/// Moves what the WAL holds into the database file and empties the WAL (SQLite; nothing to
+/// do on PostgreSQL). With `secure_delete` on, the old versions of rewritten rows (a key that
+/// was replaced) are then gone from both files. Best effort: a reader still in an older
+/// snapshot keeps the WAL until the next checkpoint.
+pub async fn checkpoint(pool: &Db) -> DbResult<()> {
+    if Backend::of(pool) == Backend::Sqlite {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Opens an existing SQLite database read-only, without creating or migrating it (to
