@@ -201,6 +201,10 @@ pub fn pages(cfg: &mut web::ServiceConfig, limits: &Limits) {
             .route(web::get().to(admin::list))
             .route(web::post().to(admin::create)),
     )
+    .route(
+        "/admin/users/{name}/grant-inbox",
+        web::post().to(admin::grant_inbox),
+    )
     // Deleting a user and resetting their TOTP: a confirm page, then the post.
     .service(
         web::resource("/admin/users/{name}/{action:delete|reset-totp}")

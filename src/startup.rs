@@ -68,6 +68,8 @@ impl Application {
         // checked later with `contact-vault audit verify --head ID:HASH`.
         crate::audit::anchor_legacy_chain(&state).await?;
         crate::audit::log_current_head(&state).await?;
+        // The inbox has its key pair; what arrived under the server keys is sealed to it.
+        crate::inbox::key::settle(&state).await?;
         let settings = &state.settings;
         let listener = TcpListener::bind(&settings.bind)?;
         let port = listener.local_addr()?.port();

@@ -88,13 +88,24 @@ impl FromRequest for AdminUser {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let current = CurrentUser::from_request(req, payload);
+        let state = app_state(req);
         Box::pin(async move {
             let CurrentUser(user) = current.await?;
             if !user.is_admin() {
                 return Err(AppError::Forbidden);
             }
+            pass_inbox_key(&*state?, &user).await;
             Ok(AdminUser(user))
         })
+    }
+}
+
+/// An admin request passing by gives the inbox key to the admins who wait for it (and claims
+/// a key the server holds). Its failure is logged, not the request's: it is tried again on
+/// the next one.
+async fn pass_inbox_key(state: &AppState, admin: &UserRow) {
+    if let Err(e) = crate::inbox::key::pass_by(state, admin).await {
+        tracing::warn!(error = %e, "the inbox key did not pass on; tried again next request");
     }
 }
 
@@ -146,11 +157,13 @@ impl FromRequest for ApiAdmin {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let api_user = ApiUser::from_request(req, payload);
+        let state = app_state(req).map_err(ApiError);
         Box::pin(async move {
             let caller = api_user.await?;
             if !caller.user.is_admin() {
                 return Err(ApiError(AppError::Forbidden));
             }
+            pass_inbox_key(&*state?, &caller.user).await;
             Ok(ApiAdmin(caller))
         })
     }

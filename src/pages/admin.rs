@@ -23,6 +23,20 @@ pub struct UserLine {
     pub created: String,
     pub totp_enabled: bool,
     pub is_self: bool,
+    /// For an admin: whether they hold the inbox key.
+    pub inbox: InboxHold,
+}
+
+/// An account's place in the inbox key's grants (`inbox::key`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum InboxHold {
+    /// Not an admin.
+    None,
+    Holds,
+    /// Has keys, no grant yet: any key holder's visit, or the grant button, gives it.
+    Waiting,
+    /// Has no keys of their own yet (a book from before them): they come at the next sign-in.
+    NoKeys,
 }
 
 #[derive(Template)]
@@ -111,10 +125,17 @@ async fn users_page(
     errors: FieldErrors,
     form: Option<&NewUserForm>,
 ) -> Result<UsersPage, AppError> {
+    let holders = crate::inbox::key::holders(state).await?;
     let users = accounts::all_users(state)
         .await?
         .into_iter()
         .map(|u| UserLine {
+            inbox: match (u.is_admin(), holders.contains(&u.id), &u.public_key) {
+                (false, _, _) => InboxHold::None,
+                (true, true, _) => InboxHold::Holds,
+                (true, false, Some(_)) => InboxHold::Waiting,
+                (true, false, None) => InboxHold::NoKeys,
+            },
             is_self: u.id == me.id,
             role: u.role.clone(),
             created: clock::human(u.created),
@@ -133,6 +154,39 @@ async fn users_page(
             .map(|f| f.role.clone())
             .unwrap_or_else(|| "user".into()),
     })
+}
+
+/// `POST /admin/users/{name}/grant-inbox`: gives the inbox key to an admin who waits for it.
+pub async fn grant_inbox(
+    state: web::Data<AppState>,
+    session: Session,
+    AdminUser(me): AdminUser,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let target = accounts::user_by_name(&state, &name)
+        .await?
+        .filter(|u| u.is_admin())
+        .ok_or(AppError::NotFound)?;
+    // The admin guard has passed the key on already when it could; then this only says so.
+    if !crate::inbox::key::holders(&state)
+        .await?
+        .contains(&target.id)
+    {
+        match crate::inbox::key::grant(&state, &me, &target.username).await {
+            Ok(()) => {}
+            Err(Error::Refused(why)) => {
+                flash(&session, "error", why);
+                return Ok(redirect("/admin/users"));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    flash(
+        &session,
+        "success",
+        format!("{} holds the inbox key.", target.username),
+    );
+    Ok(redirect("/admin/users"))
 }
 
 pub async fn list(

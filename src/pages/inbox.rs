@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::accounts::UserRow;
 use crate::auth::AdminUser;
 use crate::clock;
+use crate::crypto::inbox_key::InboxKey;
 use crate::domain::paging::Paging;
 use crate::error::AppError;
 use crate::inbox::{self, NoteView, STATUSES, SubmissionView};
@@ -29,6 +30,8 @@ struct InboxPage {
     items: Vec<SubmissionView>,
     pages: i64,
     pager: Pager,
+    /// This admin does not hold the inbox key yet: the messages are sealed to them.
+    waiting: bool,
 }
 
 #[derive(Template)]
@@ -70,6 +73,15 @@ pub fn ordinal(n: &i64) -> String {
     format!("{n}{suffix}")
 }
 
+/// The inbox key as this admin's own keys open it. An admin who does not hold it yet (made
+/// after the others; it is granted on another admin's next visit) is sent to the inbox page,
+/// which says so.
+async fn key_of(state: &AppState, admin: &UserRow) -> Result<InboxKey, AppError> {
+    inbox::key::key_of(state, admin)
+        .await?
+        .ok_or_else(|| AppError::Redirect("/admin/submissions".into()))
+}
+
 /// Dates for the templates.
 pub fn when(ts: &i64) -> String {
     clock::human(*ts)
@@ -93,7 +105,11 @@ pub async fn list(
     }
     let paging = Paging::parse(query.page.as_deref(), Some(&PER_PAGE.to_string()))
         .map_err(AppError::Validation)?;
-    let (items, total) = inbox::list(&state, status, paging).await?;
+    let key = inbox::key::key_of(&state, &admin).await?;
+    let (items, total) = match &key {
+        Some(key) => inbox::list(&state, key, status, paging).await?,
+        None => (Vec::new(), 0),
+    };
     let status = status.unwrap_or("").to_string();
     let pages = paging.pages(total);
     let pager = Pager::new(paging.page, pages, format!("{total} messages"), |n| {
@@ -106,6 +122,7 @@ pub async fn list(
         items,
         pages,
         pager,
+        waiting: key.is_none(),
     };
     render(StatusCode::OK, &page)
 }
@@ -119,7 +136,8 @@ async fn detail(
     duplicate_of: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (s, notes) = inbox::view(state, admin, id).await?;
+    let key = key_of(state, admin).await?;
+    let (s, notes) = inbox::view(state, admin, &key, id).await?;
     let page = SubmissionPage {
         ctx: PageCtx::new(session, Some(admin), state),
         s,
@@ -156,7 +174,8 @@ pub async fn add_note(
     id: web::Path<String>,
     form: web::Form<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
-    match inbox::add_note(&state, &admin, &id, &form.note).await {
+    let key = key_of(&state, &admin).await?;
+    match inbox::add_note(&state, &admin, &key, &id, &form.note).await {
         Ok(()) => {
             flash(&session, "success", "Note added.");
             Ok(redirect(&format!("/admin/submissions/{id}")))
@@ -215,7 +234,8 @@ pub async fn convert(
     AdminUser(admin): AdminUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    match inbox::convert(&state, &admin, &id).await {
+    let key = key_of(&state, &admin).await?;
+    match inbox::convert(&state, &admin, &key, &id).await {
         Ok(contact_id) => {
             flash(&session, "success", "Added to your contacts.");
             Ok(redirect(&format!("/contacts/{contact_id}")))
@@ -267,7 +287,8 @@ pub async fn confirm_delete(
     AdminUser(admin): AdminUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (s, _) = inbox::view(&state, &admin, &id).await?;
+    let key = key_of(&state, &admin).await?;
+    let (s, _) = inbox::view(&state, &admin, &key, &id).await?;
     let page = ConfirmPage {
         ctx: PageCtx::new(&session, Some(&admin), &state),
         title: format!("Delete the message from {}", s.name),

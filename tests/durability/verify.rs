@@ -6,7 +6,8 @@ use std::path::Path;
 
 use contact_vault::book;
 use contact_vault::book::ContactRow;
-use contact_vault::crypto::keys::{KeySources, load_or_generate};
+use contact_vault::crypto::inbox_key::InboxKey;
+use contact_vault::crypto::keys::{KeySources, Keys, load_or_generate};
 use contact_vault::crypto::user_keys::{self, BookKeys, UserKeys};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -136,6 +137,22 @@ async fn own_keys(db: &sqlx::SqlitePool, username: &str, password: &str) -> Book
         .clone()
 }
 
+/// The inbox key, held under the server keys: this run has no admin, so no admin claimed it.
+/// `None` while no message has arrived (the key is made with the first one).
+async fn held_inbox_key(db: &sqlx::SqlitePool, server_keys: &Keys) -> Option<InboxKey> {
+    let held: Option<String> = sqlx::query_scalar("SELECT held FROM inbox_key")
+        .fetch_optional(db)
+        .await
+        .expect("inbox_key reads")
+        .flatten();
+    let held = held?;
+    let secret = server_keys
+        .cipher
+        .decrypt_bytes(&held)
+        .expect("the server keys open the held inbox key");
+    Some(InboxKey::from_secret(&secret).expect("held inbox key"))
+}
+
 pub struct Stored {
     pub contacts: usize,
     pub submissions: usize,
@@ -236,14 +253,15 @@ pub async fn database(data: &Path, contacts: &[ContactAttempt], forms: &[FormAtt
             .fetch_all(&db)
             .await
             .expect("submission rows");
+    let inbox = held_inbox_key(&db, &server_keys).await;
     let mut submissions_in_doubt_stored = 0;
     let mut stored_names = HashSet::new();
     for (id, name, email, phone, message) in &rows {
         let open = |t: &str| {
-            server_keys
-                .cipher
-                .decrypt(t)
-                .unwrap_or_else(|e| panic!("submission {id}: {e}"))
+            inbox
+                .as_ref()
+                .and_then(|key| key.open_field(t))
+                .unwrap_or_else(|| panic!("submission {id} does not open with the inbox key"))
         };
         let name = open(name);
         let attempt = by_name

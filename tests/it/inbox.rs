@@ -85,7 +85,10 @@ async fn the_admin_reads_annotates_sets_status_converts_and_deletes() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    assert!(body.starts_with("gAAAAA"), "notes are encrypted");
+    assert!(
+        body.starts_with("cvs1:") && !body.contains("voicemail"),
+        "notes are sealed to the inbox key"
+    );
     let res = app
         .post_form(&client, &page, &format!("{page}/note"), &[("note", "   ")])
         .await;

@@ -21,6 +21,7 @@ mod file_modes;
 mod headers;
 mod hostile_input;
 mod inbox;
+mod inbox_key;
 mod instances;
 mod keys;
 mod legacy;

@@ -85,7 +85,10 @@ async fn a_visitor_sends_the_form_and_sees_the_thank_you_page() {
             .fetch_one(&app.db)
             .await
             .unwrap();
-    assert!(name.starts_with("gAAAAA"), "encrypted at rest");
+    assert!(
+        name.starts_with("cvs1:") && !name.contains("Zoë"),
+        "sealed to the inbox key at rest"
+    );
     assert_eq!(verification, "offline", "no NumVerify key configured");
     assert!(
         app.audit_actions()

@@ -1,11 +1,15 @@
-//! The inbox of public form submissions: storing them encrypted, and what admins do with them
-//! (read, annotate, set a status, delete, turn into a contact). Every action is audited with
-//! ids only.
+//! The inbox of public form submissions: storing them sealed to the inbox key (`key`), and
+//! what admins do with them (read, annotate, set a status, delete, turn into a contact).
+//! Reading needs the inbox key, which only an admin's own keys open. Every action is audited
+//! with ids only.
+
+pub mod key;
 
 use crate::accounts::actor;
 use crate::audit::{self, Actor, action};
 use crate::book;
 use crate::crypto::blind;
+use crate::crypto::inbox_key::{InboxKey, seal_field};
 use crate::crypto::keys::Keys;
 use crate::crypto::token::new_id;
 use crate::domain::contact::{Contact, ContactDraft, phone_digits};
@@ -62,11 +66,14 @@ pub fn repeat_key(keys: &Keys, email: &str, phone: &str) -> String {
     )
 }
 
-fn open(keys: &Keys, row: SubmissionRow) -> Result<SubmissionView, Error> {
+fn open(key: &InboxKey, row: SubmissionRow) -> Result<SubmissionView, Error> {
     let field = |t: &str| {
-        keys.cipher
-            .decrypt(t)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("submission {}: {e}", row.id)))
+        key.open_field(t).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "submission {}: the inbox key does not open it",
+                row.id
+            ))
+        })
     };
     Ok(SubmissionView {
         name: field(&row.name)?,
@@ -93,12 +100,14 @@ pub async fn submit(vault: &Vault, s: &Submission, phone: &PhoneInfo) -> Result<
     let now = vault.clock.now();
     let id = new_id();
     let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    let mut tx = store::begin_write(&vault.db).await?;
+    let public = key::public_key_in(&mut tx, vault).await?;
     let row = SubmissionRow {
         id: id.clone(),
-        name: keys.cipher.encrypt(&s.name),
-        email: keys.cipher.encrypt(&s.email),
-        phone: keys.cipher.encrypt(&s.phone),
-        message: keys.cipher.encrypt(&s.message),
+        name: seal_field(&public, &s.name)?,
+        email: seal_field(&public, &s.email)?,
+        phone: seal_field(&public, &s.phone)?,
+        message: seal_field(&public, &s.message)?,
         preferred_time: s.preferred_time.as_str().to_string(),
         preferred_date: s.preferred_date.and_then(|d| d.format(date_format).ok()),
         status: "new".into(),
@@ -112,7 +121,6 @@ pub async fn submit(vault: &Vault, s: &Submission, phone: &PhoneInfo) -> Result<
         updated: now,
         nth: 0,
     };
-    let mut tx = store::begin_write(&vault.db).await?;
     rows::insert(&mut tx, &row).await?;
     crate::notify::queue_in(&mut tx, &vault.notify, now).await?;
     let visitor = Actor {
@@ -135,13 +143,14 @@ pub async fn submit(vault: &Vault, s: &Submission, phone: &PhoneInfo) -> Result<
 /// One page of the inbox, newest first.
 pub async fn list(
     vault: &Vault,
+    key: &InboxKey,
     status: Option<&str>,
     paging: Paging,
 ) -> Result<(Vec<SubmissionView>, i64), Error> {
     let (found, total) = rows::page(&vault.db, status, paging.per_page, paging.offset()).await?;
     let views = found
         .into_iter()
-        .map(|r| open(&vault.keys, r))
+        .map(|r| open(key, r))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((views, total))
 }
@@ -164,29 +173,30 @@ pub async fn counts(vault: &Vault) -> Result<Vec<(&'static str, i64)>, Error> {
         .collect())
 }
 
-async fn find(vault: &Vault, id: &str) -> Result<SubmissionView, Error> {
+async fn find(vault: &Vault, key: &InboxKey, id: &str) -> Result<SubmissionView, Error> {
     let row = rows::find(&mut *vault.db.acquire().await?, id)
         .await?
         .ok_or(Error::NotFound)?;
-    open(&vault.keys, row)
+    open(key, row)
 }
 
 /// Reads a submission with its notes; the reading is audited.
 pub async fn view(
     vault: &Vault,
     admin: &UserRow,
+    key: &InboxKey,
     id: &str,
 ) -> Result<(SubmissionView, Vec<NoteView>), Error> {
-    let view = find(vault, id).await?;
+    let view = find(vault, key, id).await?;
     let notes = rows::notes(&vault.db, id)
         .await?
         .into_iter()
         .map(|n| {
-            let body = vault
-                .keys
-                .cipher
-                .decrypt(&n.body)
-                .map_err(|e| Error::Internal(e.into()))?;
+            let body = key.open_field(&n.body).ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "a note on {id}: the inbox key does not open it"
+                ))
+            })?;
             Ok(NoteView {
                 author: n.author,
                 body,
@@ -206,7 +216,14 @@ pub async fn view(
     Ok((view, notes))
 }
 
-pub async fn add_note(vault: &Vault, admin: &UserRow, id: &str, body: &str) -> Result<(), Error> {
+/// Adds a note, sealed to the inbox key like the message it is about.
+pub async fn add_note(
+    vault: &Vault,
+    admin: &UserRow,
+    key: &InboxKey,
+    id: &str,
+    body: &str,
+) -> Result<(), Error> {
     let body = body.trim();
     if body.is_empty() {
         return Err(Error::field("note", "Write something first."));
@@ -224,7 +241,7 @@ pub async fn add_note(vault: &Vault, admin: &UserRow, id: &str, body: &str) -> R
         &mut tx,
         id,
         &admin.username,
-        &vault.keys.cipher.encrypt(body),
+        &seal_field(key.public_key(), body)?,
         now,
     )
     .await?;
@@ -283,8 +300,13 @@ pub async fn delete(vault: &Vault, admin: &UserRow, id: &str) -> Result<(), Erro
 }
 
 /// Creates a contact in the admin's own book from a submission and links the two.
-pub async fn convert(vault: &Vault, admin: &UserRow, id: &str) -> Result<String, Error> {
-    let s = find(vault, id).await.map_err(|e| match e {
+pub async fn convert(
+    vault: &Vault,
+    admin: &UserRow,
+    key: &InboxKey,
+    id: &str,
+) -> Result<String, Error> {
+    let s = find(vault, key, id).await.map_err(|e| match e {
         Error::NotFound => Error::NotFound,
         other => Error::Internal(anyhow::anyhow!("{other}")),
     })?;

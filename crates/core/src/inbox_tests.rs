@@ -2,6 +2,7 @@
 //! sealed and read back whole, statuses and notes are checked, converting makes a contact in
 //! the admin's book, and every step is audited.
 
+use crate::crypto::inbox_key::InboxKey;
 use crate::domain::paging::Paging;
 use crate::domain::phone::{PhoneInfo, Verification};
 use crate::domain::submission::{PreferredTime, Submission};
@@ -29,6 +30,15 @@ fn offline() -> PhoneInfo {
     }
 }
 
+/// The inbox key as the admin's request would find it.
+async fn inbox_key(v: &crate::vault::Vault, admin: &crate::store::users::UserRow) -> InboxKey {
+    inbox::key::pass_by(v, admin).await.expect("passed by");
+    inbox::key::key_of(v, admin)
+        .await
+        .expect("read")
+        .expect("the admin holds the inbox key")
+}
+
 const FIRST_PAGE: Paging = Paging {
     page: 1,
     per_page: 50,
@@ -38,6 +48,7 @@ const FIRST_PAGE: Paging = Paging {
 async fn a_message_is_stored_sealed_and_read_back_whole() {
     let v = testing::vault().await;
     let admin = testing::user(&v, "boss", "admin").await;
+    let key = inbox_key(&v, &admin).await;
     let id = inbox::submit(&v, &message("Zoë Visitor", "+1 555 0100"), &offline())
         .await
         .expect("stored");
@@ -54,7 +65,7 @@ async fn a_message_is_stored_sealed_and_read_back_whole() {
                 && !sealed.contains("quote")
         );
     }
-    let (seen, notes) = inbox::view(&v, &admin, &id).await.expect("found");
+    let (seen, notes) = inbox::view(&v, &admin, &key, &id).await.expect("found");
     assert_eq!(seen.name, "Zoë Visitor");
     assert_eq!(seen.message, "Please call me back about the quote.");
     assert_eq!(seen.preferred_time, "evening");
@@ -76,7 +87,7 @@ async fn a_message_is_stored_sealed_and_read_back_whole() {
     let again = inbox::submit(&v, &message("Zoë Visitor", "+1 555 0100"), &offline())
         .await
         .expect("stored");
-    let (second, _) = inbox::view(&v, &admin, &again).await.expect("found");
+    let (second, _) = inbox::view(&v, &admin, &key, &again).await.expect("found");
     assert_eq!(second.nth, 2);
 }
 
@@ -84,6 +95,7 @@ async fn a_message_is_stored_sealed_and_read_back_whole() {
 async fn statuses_and_notes_are_checked_and_audited() {
     let v = testing::vault().await;
     let admin = testing::user(&v, "boss", "admin").await;
+    let key = inbox_key(&v, &admin).await;
     let id = inbox::submit(&v, &message("Ann", "555 0101"), &offline())
         .await
         .expect("stored");
@@ -93,7 +105,7 @@ async fn statuses_and_notes_are_checked_and_audited() {
         Err(Error::Invalid(f)) if f.contains_key("status")
     ));
     assert!(matches!(
-        inbox::add_note(&v, &admin, &id, "   ").await,
+        inbox::add_note(&v, &admin, &key, &id, "   ").await,
         Err(Error::Invalid(f)) if f.contains_key("note")
     ));
     assert!(matches!(
@@ -105,13 +117,13 @@ async fn statuses_and_notes_are_checked_and_audited() {
     inbox::set_status(&v, &admin, &id, "contacted")
         .await
         .expect("status set");
-    inbox::add_note(&v, &admin, &id, "Called, left a message.")
+    inbox::add_note(&v, &admin, &key, &id, "Called, left a message.")
         .await
         .expect("note added");
-    let (seen, notes) = inbox::view(&v, &admin, &id).await.expect("found");
+    let (seen, notes) = inbox::view(&v, &admin, &key, &id).await.expect("found");
     assert_eq!(seen.status, "contacted");
     assert_eq!(notes.len(), 1);
-    let (contacted, total) = inbox::list(&v, Some("contacted"), FIRST_PAGE)
+    let (contacted, total) = inbox::list(&v, &key, Some("contacted"), FIRST_PAGE)
         .await
         .expect("list");
     assert_eq!((contacted.len(), total), (1, 1));
@@ -127,19 +139,22 @@ async fn statuses_and_notes_are_checked_and_audited() {
 async fn converting_makes_a_contact_in_the_admins_book_once() {
     let v = testing::vault().await;
     let admin = testing::user(&v, "boss", "admin").await;
+    let key = inbox_key(&v, &admin).await;
     let id = inbox::submit(&v, &message("Lee Caller", "555 0102"), &offline())
         .await
         .expect("stored");
-    let contact_id = inbox::convert(&v, &admin, &id).await.expect("converted");
+    let contact_id = inbox::convert(&v, &admin, &key, &id)
+        .await
+        .expect("converted");
     let contact = book::get(&v, &admin, &contact_id)
         .await
         .expect("in the book");
     assert_eq!(contact.contact.name, "Lee Caller");
     assert_eq!(contact.contact.tags, ["contact-form"]);
-    let (seen, _) = inbox::view(&v, &admin, &id).await.expect("found");
+    let (seen, _) = inbox::view(&v, &admin, &key, &id).await.expect("found");
     assert_eq!(seen.contact_id.as_deref(), Some(contact_id.as_str()));
     // A second conversion would be the same person: refused as a duplicate of the first.
-    match inbox::convert(&v, &admin, &id).await {
+    match inbox::convert(&v, &admin, &key, &id).await {
         Err(Error::Duplicate(Some(existing))) => assert_eq!(existing, contact_id),
         other => panic!("expected a duplicate, got {other:?}"),
     }
@@ -149,12 +164,13 @@ async fn converting_makes_a_contact_in_the_admins_book_once() {
 async fn a_deleted_message_is_gone() {
     let v = testing::vault().await;
     let admin = testing::user(&v, "boss", "admin").await;
+    let key = inbox_key(&v, &admin).await;
     let id = inbox::submit(&v, &message("Gone Soon", "555 0103"), &offline())
         .await
         .expect("stored");
     inbox::delete(&v, &admin, &id).await.expect("deleted");
     assert!(matches!(
-        inbox::view(&v, &admin, &id).await,
+        inbox::view(&v, &admin, &key, &id).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(

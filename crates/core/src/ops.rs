@@ -31,6 +31,9 @@ pub async fn rotate(
     batch_size: i64,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<RotationReport> {
+    // Messages still under the server keys (from before the inbox had its key) are sealed to
+    // the inbox key first: after this rotation the old keys may be gone.
+    crate::inbox::key::settle(vault).await?;
     let cipher = &vault.keys.cipher;
     let mut total = 0u64;
     {

@@ -161,6 +161,14 @@ pub async fn delete_user(vault: &Vault, by: &UserRow, username: &str) -> Result<
     let target = users::find_by_username(&mut tx, name.as_str())
         .await?
         .ok_or(Error::NotFound)?;
+    if crate::inbox::key::only_holder(&mut tx, target.id).await? {
+        return Err(Error::Refused(format!(
+            "{name} holds the only copy of the inbox key: deleting the account would make \
+             every message unreadable. The key passes to the other admins on {name}'s next \
+             visit to the admin pages, or by a grant on this page",
+            name = target.username
+        )));
+    }
     revoke_everything(&mut tx, target.id, None).await?;
     users::delete(&mut tx, target.id).await?;
     let detail = format!("user_id={} username={}", target.id, target.username);

@@ -43,14 +43,11 @@ pub const ENCRYPTED: &[EncryptedTable] = &[
         columns: &["name"],
         owner: None,
     },
+    // Submissions and notes are sealed to the inbox key (`inbox::key`), not the server's;
+    // only the inbox secret the server holds while no admin has keys is under them.
     EncryptedTable {
-        table: "submissions",
-        columns: &["name", "email", "phone", "message"],
-        owner: None,
-    },
-    EncryptedTable {
-        table: "submission_notes",
-        columns: &["body"],
+        table: "inbox_key",
+        columns: &["held"],
         owner: None,
     },
 ];
