@@ -47,6 +47,16 @@ struct UsersPage {
     errors: FieldErrors,
     new_username: String,
     new_role: String,
+    keys: KeysLine,
+}
+
+/// Whose data the server keys still open: books waiting to move to their owners' keys, and
+/// the inbox key while no admin has it.
+pub struct KeysLine {
+    pub server_keyed: i64,
+    pub converting: i64,
+    pub own_keyed: i64,
+    pub inbox: crate::inbox::key::InboxKeyState,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +136,13 @@ async fn users_page(
     form: Option<&NewUserForm>,
 ) -> Result<UsersPage, AppError> {
     let holders = crate::inbox::key::holders(state).await?;
+    let (server_keyed, converting, own_keyed) = accounts::keys::key_counts(state).await?;
+    let keys = KeysLine {
+        server_keyed,
+        converting,
+        own_keyed,
+        inbox: crate::inbox::key::state(state).await?,
+    };
     let users = accounts::all_users(state)
         .await?
         .into_iter()
@@ -153,6 +170,7 @@ async fn users_page(
         new_role: form
             .map(|f| f.role.clone())
             .unwrap_or_else(|| "user".into()),
+        keys,
     })
 }
 

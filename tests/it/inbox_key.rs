@@ -356,3 +356,28 @@ async fn two_admins_arriving_at_once_claim_the_held_inbox_once() {
         .expect("grants");
     assert_eq!(grants, 2);
 }
+
+#[tokio::test]
+async fn the_users_page_says_whose_data_the_server_keys_still_open() {
+    let app = spawn_app().await;
+    let root = app.create_user("root", "admin").await;
+    app.create_user("pat", "user").await;
+    let old = app.create_user("old", "user").await;
+    app.forget_keys(app.user_row("old").await.id).await;
+    let client = signed_in(&app, &root).await;
+
+    let page = app.get_html(&client, "/admin/users").await;
+    assert!(
+        page.contains("<strong>2</strong> books are under their owners' own keys"),
+        "{page}"
+    );
+    assert!(page.contains("<strong>1</strong> book is still under the server keys"));
+    // The admin's own visit made the inbox key and granted it to them.
+    assert!(page.contains("The inbox key is held by <strong>1</strong> admin."));
+
+    // Old's next sign-in moves their book: the server keys hold no book now.
+    signed_in(&app, &old).await;
+    let page = app.get_html(&client, "/admin/users").await;
+    assert!(page.contains("<strong>3</strong> books are under their owners' own keys"));
+    assert!(!page.contains("still under the server keys"), "{page}");
+}

@@ -338,3 +338,23 @@ pub(crate) async fn only_holder(tx: &mut Conn, user_id: i64) -> Result<bool, Err
     let holders = rows::holders(tx).await?;
     Ok(holders == [user_id])
 }
+
+/// Where the inbox key stands, for the users page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InboxKeyState {
+    /// No message has arrived yet, so there is no key.
+    None,
+    /// Held under the server keys until an admin with keys of their own comes by.
+    Held,
+    /// Granted to this many admins.
+    Granted(usize),
+}
+
+pub async fn state(vault: &Vault) -> Result<InboxKeyState, Error> {
+    let mut conn = vault.db.acquire().await?;
+    Ok(match rows::current(&mut conn).await? {
+        None => InboxKeyState::None,
+        Some(row) if row.held.is_some() => InboxKeyState::Held,
+        Some(_) => InboxKeyState::Granted(rows::holders(&mut conn).await?.len()),
+    })
+}
