@@ -246,9 +246,13 @@ async fn user_add(name: &str, role: &str) -> anyhow::Result<()> {
     };
     println!("created {role} {username}", role = role.as_str());
     if role == crate::domain::Role::Admin {
-        let user = accounts::user_by_name(&state, username.as_str())
+        let mut user = accounts::user_by_name(&state, username.as_str())
             .await?
             .context("the new user vanished")?;
+        // The TOTP secret is sealed with the admin's own keys, which the password opens.
+        accounts::keys::unlock_with_password(&mut user, password)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let (secret, codes) = accounts::enrol_totp_headless(&state, &user)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -295,9 +295,20 @@ pub async fn totp_submit(
         );
         return Ok(redirect("/login"));
     };
-    let user = accounts::user_by_id(&state, pending.user_id)
+    let mut user = accounts::user_by_id(&state, pending.user_id)
         .await?
         .ok_or(AppError::LoginRequired)?;
+    // The password step left the user's keys wrapped in this session; the TOTP secret is
+    // under them. Without the unlock cookie the step cannot be taken.
+    if !unlock::open(&req, &state, &session, &mut user) {
+        session.remove(PENDING_USER_KEY);
+        flash(
+            &session,
+            "error",
+            "Your sign-in could not be finished in this browser. Please sign in again.",
+        );
+        return Ok(redirect("/login"));
+    }
     let (status, message) = match accounts::check_second_factor(&state, &user, &form.code, "web")
         .await?
     {

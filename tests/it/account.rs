@@ -25,7 +25,10 @@ async fn a_user_may_turn_totp_on_and_off() {
     let row = app.user_row("bob").await;
     let stored = row.totp_secret.unwrap();
     assert!(stored.starts_with("gAAAAA") && !stored.contains(&shown));
-    let secret = app.state.keys.cipher.decrypt_bytes(&stored).unwrap();
+    // Under bob's own keys: the server's do not open it, his password does.
+    assert!(app.state.keys.cipher.decrypt_bytes(&stored).is_err());
+    let keys = app.unlocked_row("bob").await.keys.unwrap();
+    let secret = keys.book().cipher.decrypt_bytes(&stored).unwrap();
     assert_eq!(totp::secret_base32(&secret), shown);
 
     let code = totp::code_at(&secret, app.clock.now() as u64);

@@ -5,6 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use contact_vault::crypto::keys::{KeySources, load_or_generate};
+
 use crate::helpers::{browser, location, spawn_app};
 
 #[tokio::test]
@@ -159,6 +161,12 @@ async fn the_account_page_makes_an_app_password_once_and_revokes_it() {
         .await
         .unwrap();
     assert!(!stored.contains("Work laptop"), "the name is sealed");
+    let (server_keys, _) =
+        load_or_generate(&KeySources::default(), app.dir.path()).expect("keys.env");
+    assert!(
+        server_keys.cipher.decrypt(&stored).is_err(),
+        "under the owner's keys: the server keys do not open the device's name"
+    );
 
     let id: String = sqlx::query_scalar("SELECT id FROM app_passwords")
         .fetch_one(&app.db)

@@ -282,7 +282,7 @@ impl TestApp {
             recovery_codes: vec![],
         };
         if role == "admin" {
-            let row = self.user_row(username).await;
+            let row = self.unlocked_row(username).await;
             let (secret, codes) = accounts::enrol_totp_headless(&self.state, &row)
                 .await
                 .expect("enrolled");
@@ -324,6 +324,26 @@ impl TestApp {
     /// Takes user `id`'s own keys away, as a database from before users had them: their book
     /// is under the server's keys until their next sign-in with the password.
     pub async fn forget_keys(&self, id: i64) {
+        // A TOTP secret goes back under the server's keys, where it was before users had keys.
+        let name: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.db)
+            .await
+            .expect("the user exists");
+        let row = self.unlocked_row(&name).await;
+        if let (Some(token), Some(keys)) = (&row.totp_secret, &row.keys) {
+            let secret = keys
+                .book()
+                .cipher
+                .decrypt_bytes(token)
+                .expect("TOTP secret");
+            sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+                .bind(self.state.keys.cipher.encrypt_bytes(&secret))
+                .bind(id)
+                .execute(&self.db)
+                .await
+                .expect("TOTP secret under the server keys");
+        }
         for sql in [
             "UPDATE users SET public_key = NULL, key_salt = NULL, key_wrap = NULL, \
              key_state = NULL WHERE id = $1",

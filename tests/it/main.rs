@@ -43,5 +43,6 @@ mod sessions;
 mod setup;
 mod sign_ins;
 mod sort_created;
+mod totp_keys;
 mod user_limits;
 mod vcard;

@@ -64,6 +64,8 @@ pub mod action {
     pub const USER_KEYS_CREATED: &str = "USER_KEYS_CREATED";
     /// A user's book moved from the server's keys to theirs (detail: `contacts=N`).
     pub const USER_KEYS_CONVERTED: &str = "USER_KEYS_CONVERTED";
+    /// A user's TOTP secret moved from the server's keys to theirs, at their sign-in.
+    pub const TOTP_SECRET_MOVED: &str = "TOTP_SECRET_MOVED";
     /// The inbox got its key pair (detail: `held=true` while no admin has keys, else
     /// `grants=N`).
     pub const INBOX_KEY_CREATED: &str = "INBOX_KEY_CREATED";

@@ -106,7 +106,10 @@ pub async fn create(
             "An account holds at most {MAX_PER_USER} app passwords; revoke one first."
         )));
     }
-    let sealed = vault.keys.cipher.encrypt(&name);
+    // The device's name is sealed with the owner's book keys, as their contacts are.
+    let sealed = crate::book::keys_of(vault, &unlocked)?
+        .cipher
+        .encrypt(&name);
     let stored = rows::NewAppPassword {
         id: &id,
         user_id: user.id,
@@ -135,13 +138,13 @@ pub async fn create(
 
 /// The user's app passwords, newest first.
 pub async fn list(vault: &Vault, user: &UserRow) -> Result<Vec<AppPassword>, Error> {
+    let keys = crate::book::keys_of(vault, user)?;
     rows::list_for_user(&vault.db, user.id)
         .await?
         .into_iter()
         .map(|row| {
             Ok(AppPassword {
-                name: vault
-                    .keys
+                name: keys
                     .cipher
                     .decrypt(&row.name)
                     .map_err(anyhow::Error::from)?,

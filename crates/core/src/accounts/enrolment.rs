@@ -7,14 +7,15 @@ use crate::error::Error;
 use crate::store::{self, users, users::UserRow};
 use crate::vault::Vault;
 
+use super::keys::totp_cipher;
 use super::sign_in::totp_secret;
 use super::{actor, confirm_password};
 
-/// Starts TOTP enrolment: a new secret is stored encrypted, not yet enabled. Returns it so
+/// Starts TOTP enrolment: a new secret is stored under the user's keys, not yet enabled. Returns it so
 /// the page can show the QR code.
 pub async fn start_totp_enrolment(vault: &Vault, user: &UserRow) -> Result<Vec<u8>, Error> {
     let secret = totp::generate_secret();
-    let token = vault.keys.cipher.encrypt_bytes(&secret);
+    let token = totp_cipher(vault, user)?.encrypt_bytes(&secret);
     let mut conn = vault.db.acquire().await?;
     users::set_pending_totp(&mut conn, user.id, &token).await?;
     Ok(secret)
@@ -119,16 +120,18 @@ pub async fn disable_totp(vault: &Vault, user: &UserRow, password: &str) -> Resu
 }
 
 /// Enrols TOTP without a confirming code (the CLI's `user add --role admin`): the secret is
-/// enabled at once. Returns the secret and the recovery codes to print.
+/// enabled at once. `user`'s keys must be open (the CLI has the password). Returns the secret
+/// and the recovery codes to print.
 pub async fn enrol_totp_headless(
     vault: &Vault,
     user: &UserRow,
 ) -> Result<(Vec<u8>, Vec<String>), Error> {
     let secret = totp::generate_secret();
+    let token = totp_cipher(vault, user)?.encrypt_bytes(&secret);
     let codes = totp::generate_recovery_codes();
     let hashes = totp::hash_recovery_codes(&codes);
     let mut tx = store::begin_write(&vault.db).await?;
-    users::set_pending_totp(&mut tx, user.id, &vault.keys.cipher.encrypt_bytes(&secret)).await?;
+    users::set_pending_totp(&mut tx, user.id, &token).await?;
     users::enable_totp(&mut tx, user.id).await?;
     users::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     audit::record(

@@ -6,6 +6,9 @@
 
 use crate::audit::{self, action};
 use crate::book;
+use zeroize::Zeroizing;
+
+use crate::crypto::FieldCipher;
 use crate::crypto::password::password_kek_blocking;
 use crate::crypto::user_keys::{self, Credential, PasswordKek, UserKeys};
 use crate::error::Error;
@@ -79,6 +82,57 @@ pub(crate) async fn unlock_at_sign_in(
     if user.key_state.as_deref() == Some("converting") {
         convert(vault, user).await?;
     }
+    move_totp_secret(vault, user).await
+}
+
+/// The cipher of `user`'s TOTP secret: their own book's once they have keys (the request must
+/// have opened them), the server's for an account from before.
+pub(crate) fn totp_cipher<'a>(
+    vault: &'a Vault,
+    user: &'a UserRow,
+) -> Result<&'a FieldCipher, Error> {
+    if user.key_state.is_none() {
+        return Ok(&vault.keys.cipher);
+    }
+    user.keys
+        .as_ref()
+        .map(|keys| &keys.book().cipher)
+        .ok_or(Error::Sealed)
+}
+
+/// Seals a TOTP secret still under the server's keys (enrolled before the user had keys of
+/// their own) with the user's, at the sign-in that unlocked them. A secret the server's keys
+/// do not open either is left for the TOTP step to report.
+async fn move_totp_secret(vault: &Vault, user: &mut UserRow) -> Result<(), Error> {
+    let (Some(token), Some(keys)) = (user.totp_secret.clone(), user.keys.as_ref()) else {
+        return Ok(());
+    };
+    let mine = &keys.book().cipher;
+    if mine.is_under_primary(&token) {
+        return Ok(());
+    }
+    let Ok(secret) = vault.keys.cipher.decrypt_bytes(&token) else {
+        return Ok(());
+    };
+    let secret = Zeroizing::new(secret);
+    let sealed = mine.encrypt_bytes(&secret);
+    let mut tx = store::begin_write(&vault.db).await?;
+    if users::reseal_totp(&mut tx, user.id, &token, &sealed).await? {
+        audit::record(
+            &mut tx,
+            &vault.keys.audit,
+            vault.clock.now(),
+            actor(user),
+            action::TOTP_SECRET_MOVED,
+            "",
+        )
+        .await?;
+    }
+    let fresh = users::find_by_id(&mut tx, user.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    user.totp_secret = fresh.totp_secret;
     Ok(())
 }
 

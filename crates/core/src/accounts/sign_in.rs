@@ -248,9 +248,12 @@ pub async fn check_second_factor(
 ) -> Result<SecondFactor, Error> {
     let now = vault.clock.now();
     let mut tx = store::begin_write(&vault.db).await?;
-    let Some(user) = users::find_by_id(&mut tx, user.id).await? else {
+    let Some(mut fresh) = users::find_by_id(&mut tx, user.id).await? else {
         return Ok(SecondFactor::Invalid);
     };
+    // The secret is under the user's own keys, which the caller's credential opened.
+    fresh.keys = user.keys.clone();
+    let user = fresh;
     if user.totp_locked_until.is_some_and(|until| until > now) {
         return Ok(SecondFactor::Locked);
     }
@@ -323,11 +326,15 @@ pub async fn check_second_factor(
     })
 }
 
+/// The user's TOTP secret, opened with their keys (see `keys::totp_cipher`).
 pub(super) fn totp_secret(vault: &Vault, user: &UserRow) -> Result<Option<Vec<u8>>, Error> {
-    user.totp_secret
-        .as_deref()
-        .map(|t| vault.keys.cipher.decrypt_bytes(t))
-        .transpose()
+    let Some(token) = user.totp_secret.as_deref() else {
+        return Ok(None);
+    };
+    let cipher = super::keys::totp_cipher(vault, user)?;
+    cipher
+        .decrypt_bytes(token)
+        .map(Some)
         .map_err(|e| Error::Internal(e.into()))
 }
 

@@ -1,5 +1,5 @@
 //! App passwords (per-device CardDAV credentials), stored as SHA-256 digests; the device's
-//! name is a Fernet token.
+//! name is a Fernet token under its owner's book keys (the server's for a book not yet moved).
 
 use sqlx::FromRow;
 

@@ -17,8 +17,14 @@ pub struct EncryptedTable {
 pub const ENCRYPTED: &[EncryptedTable] = &[
     EncryptedTable {
         table: "users",
-        columns: &["totp_secret", "notify_email"],
+        columns: &["notify_email"],
         owner: None,
+    },
+    // Under the user's own keys once they have signed in since they got them.
+    EncryptedTable {
+        table: "users",
+        columns: &["totp_secret"],
+        owner: Some("id"),
     },
     EncryptedTable {
         table: "users",
@@ -41,7 +47,7 @@ pub const ENCRYPTED: &[EncryptedTable] = &[
     EncryptedTable {
         table: "app_passwords",
         columns: &["name"],
-        owner: None,
+        owner: Some("user_id"),
     },
     // Submissions and notes are sealed to the inbox key (`inbox::key`), not the server's;
     // only the inbox secret the server holds while no admin has keys is under them.

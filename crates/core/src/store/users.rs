@@ -178,6 +178,18 @@ pub async fn set_pending_totp(db: &mut Conn, id: i64, secret_token: &str) -> DbR
     Ok(())
 }
 
+/// Replaces the TOTP secret `old` by `new` (the same secret sealed under other keys); `false`
+/// if it changed meanwhile (a new enrolment), which is then left alone.
+pub async fn reseal_totp(db: &mut Conn, id: i64, old: &str, new: &str) -> DbResult<bool> {
+    let done = sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2 AND totp_secret = $3")
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Enables the stored secret without a confirming code (headless enrolment).
 pub async fn enable_totp(db: &mut Conn, id: i64) -> DbResult<()> {
     sqlx::query("UPDATE users SET totp_enabled = 1 WHERE id = $1 AND totp_secret IS NOT NULL")
